@@ -1,0 +1,65 @@
+"""Running the engine's statements: bounded retries of transient failures, and fail-closed errors.
+
+Serialization failures (PostgreSQL ``40001``), deadlocks (``40P01``, MariaDB 1213), lock wait
+timeouts (MariaDB 1205) and SQLite's "database is locked" are retried a few times with a short,
+jittered back-off. Anything else the database raises, and a transient failure that outlives the
+retries, becomes :class:`ServiceUnavailable` (a 503): never "unauthorised", never "theft".
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.db import DatabaseError, OperationalError, connections, router, transaction
+
+from .conf import st_settings
+from .exceptions import ServiceUnavailable
+
+T = TypeVar("T")
+logger = logging.getLogger("supertokens_django.db")
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+_TRANSIENT_MYSQL_CODES = {1205, 1213}
+
+
+def write_alias() -> str:
+    from .models import Session
+
+    return router.db_for_write(Session)
+
+
+def is_transient(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    if getattr(cause, "pgcode", None) in _TRANSIENT_SQLSTATES:
+        return True
+    args = getattr(exc, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _TRANSIENT_MYSQL_CODES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+def run(fn: Callable[[], T], *, atomic: bool = True) -> T:
+    """Run ``fn`` (in a transaction when ``atomic``), retrying transient failures."""
+    alias = write_alias()
+    # Inside a caller's transaction (ATOMIC_REQUESTS) a failed statement poisons the whole
+    # transaction, so retrying here would only fail again: answer 503 at once instead.
+    retries = 0 if connections[alias].in_atomic_block else st_settings.database_retries
+    for attempt in range(retries + 1):
+        try:
+            if atomic:
+                with transaction.atomic(using=alias):
+                    return fn()
+            return fn()
+        except DatabaseError as exc:
+            if attempt < retries and is_transient(exc):
+                logger.info("transient database error, retrying (%s)", type(exc).__name__)
+                time.sleep(0.01 * (2**attempt) * (1 + random.random()))  # noqa: S311
+                continue
+            logger.warning("database unavailable for a session operation", exc_info=True)
+            raise ServiceUnavailable("database unavailable") from exc
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,119 @@
+"""``verify_session``: the view decorator (bare, ``@verify_session(True)``, or with options)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from asgiref.sync import iscoroutinefunction
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from . import transport
+from .exceptions import SuperTokensError
+from .requests import aget_session, get_session
+from .session import Session
+
+V = TypeVar("V", bound=Callable[..., Any])
+MIDDLEWARE_PATH = "supertokens_django.middleware.SuperTokensMiddleware"
+
+
+def _require_middleware(request: HttpRequest) -> None:
+    if transport.state_of(request) is None:
+        raise ImproperlyConfigured(
+            "The verify_session decorator requires the SuperTokens middleware. Edit your MIDDLEWARE"
+            f" setting to insert '{MIDDLEWARE_PATH}' after "
+            "'django.contrib.auth.middleware.AuthenticationMiddleware'."
+        )
+
+
+def _bind_user(request: HttpRequest, session: Session | None) -> None:
+    if session is None:
+        return
+    from django.contrib.auth.models import AnonymousUser
+
+    request.user = SimpleLazyObject(lambda: session.get_user() or AnonymousUser())  # type: ignore[assignment]
+
+    async def auser() -> Any:
+        return await session.aget_user() or AnonymousUser()
+
+    request.auser = auser  # type: ignore[attr-defined]
+
+
+def _request_of(args: tuple[Any, ...]) -> HttpRequest:
+    # Function views get the request first; methods decorated with method_decorator too.
+    for arg in args[:2]:
+        if isinstance(arg, HttpRequest):
+            return arg
+    raise TypeError("verify_session must decorate a view that receives the request")
+
+
+@overload
+def verify_session(view: V, /) -> V: ...
+@overload
+def verify_session(
+    anti_csrf_check: bool | None = None,
+    /,
+    *,
+    session_required: bool = True,
+    check_database: bool = False,
+) -> Callable[[V], V]: ...
+def verify_session(
+    view: Any = None,
+    /,
+    *,
+    anti_csrf_check: bool | None = None,
+    session_required: bool = True,
+    check_database: bool = False,
+) -> Any:
+    """Verify the session before the view runs; the view finds it in ``request.supertokens``.
+
+    ``anti_csrf_check`` forces the check on (or off) whatever the method; by default unsafe
+    methods are checked. ``session_required=False`` lets anonymous requests through with
+    ``request.supertokens = None``. ``check_database=True`` checks revocation and payload
+    freshness on this view even when blacklisting is off.
+    """
+    if isinstance(view, bool):  # the seed's positional form: @verify_session(True)
+        anti_csrf_check, view = view, None
+    options = {
+        "session_required": session_required,
+        "anti_csrf_check": anti_csrf_check,
+        "check_database": check_database,
+    }
+
+    def decorator(fn: V) -> V:
+        if iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+                request = _request_of(args)
+                _require_middleware(request)
+                try:
+                    session = await aget_session(request, **options)
+                except SuperTokensError as exc:
+                    return transport.error_response(request, exc)
+                _bind_user(request, session)
+                return await fn(*args, **kwargs)  # type: ignore[no-any-return]
+
+            wrapper: Any = async_wrapper
+        else:
+
+            @functools.wraps(fn)
+            def sync_wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+                request = _request_of(args)
+                _require_middleware(request)
+                try:
+                    session = get_session(request, **options)
+                except SuperTokensError as exc:
+                    return transport.error_response(request, exc)
+                _bind_user(request, session)
+                return fn(*args, **kwargs)  # type: ignore[no-any-return]
+
+            wrapper = sync_wrapper
+        # The protocol's own anti-CSRF applies (PROTOCOL.md §6), so Django's is not wanted here.
+        wrapper.csrf_exempt = True
+        return wrapper  # type: ignore[no-any-return]
+
+    return decorator(view) if view is not None else decorator

@@ -1,0 +1,582 @@
+"""The session engine: create, verify, refresh (rotation with theft detection) and revoke.
+
+Everything here works on tokens and handles; the HTTP layers (``transport``, ``drf``) read
+tokens from requests and write the results back. PROTOCOL.md §8 is the specification; in short,
+with ``H = sha256_hex`` and the database holding only ``H(H(current refresh token))``:
+
+refresh(RT), in one transaction with the session row locked:
+  1. RT's MAC fails, or the row is missing or expired          → ``Unauthorised``
+  2. ``H(H(RT))`` is stored (RT is current)                     → mint a child; row unchanged
+  3. ``H(parent(RT))`` is stored (RT is an unused child)        → promote RT, slide the expiry, mint
+  4. anything else (a superseded token of a live session)       → theft: revoke, ``TokenTheftDetected``
+
+Step 2 leaves the row alone, so a lost response or N parallel refreshes with the same token are
+harmless; the first *use* of a child (its access token, or refreshing with it) promotes it, and
+from then on its parent and its siblings are superseded. A token we did not MAC never reaches
+step 4, so forgery cannot revoke anybody.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.db import models as dj_models
+from django.utils import timezone
+
+from . import blacklist, db
+from .conf import st_settings
+from .exceptions import TokenTheftDetected, TryRefreshToken, Unauthorised
+from .keys import keyring, server_secrets
+from .models import RevocationReason, RevokedSession
+from .models import Session as SessionRow
+from .session import Session
+from .signals import session_created, session_refreshed, session_revoked, token_theft_detected
+from .tokens import (
+    AccessToken,
+    decode_access_token,
+    encode_access_token,
+    mint_refresh_token,
+    new_anti_csrf_token,
+    parse_refresh_token,
+    sha256_hex,
+)
+from .validation import validate_json_object, validate_jwt_payload
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+logger = logging.getLogger("supertokens_django.engine")
+security_logger = logging.getLogger("django.security.supertokens")
+
+UserOrId = Any  # a user id string, or a Django user instance
+
+
+def _now() -> datetime:
+    """The engine's clock (a seam for tests)."""
+    return timezone.now()
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """What a session records about the client that created it."""
+
+    ip_address: str | None = None
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedRefreshToken:
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionTokens:
+    """The result of creating or refreshing a session: everything the response must carry."""
+
+    session: Session
+    access_token: AccessToken
+    refresh_token: IssuedRefreshToken
+    anti_csrf_token: str | None
+
+
+def resolve_user(user: UserOrId) -> tuple[str, AbstractBaseUser | None]:
+    """``(user id string, user instance or None)`` for a user id or a Django user."""
+    if isinstance(user, dj_models.Model):
+        if user.pk is None:
+            raise ValueError("the user must be saved before a session can be created for it")
+        return str(user.pk), user  # type: ignore[return-value]
+    if isinstance(user, str) and user and len(user) <= 255:
+        return user, None
+    raise ValueError("a user id must be a non-empty string of at most 255 characters, or a user")
+
+
+def default_issuer() -> str:
+    return f"{st_settings.api_domain or ''}{st_settings.api_base_path}"
+
+
+def _anti_csrf_for_new_tokens() -> str | None:
+    return new_anti_csrf_token() if st_settings.anti_csrf == "VIA_TOKEN" else None
+
+
+def mint_access_token(
+    *,
+    user_id: str,
+    handle: str,
+    refresh_token_hash1: str,
+    parent_refresh_token_hash1: str | None,
+    anti_csrf_token: str | None,
+    custom_payload: dict[str, Any],
+    issuer: str,
+    now: datetime,
+) -> AccessToken:
+    return encode_access_token(
+        key=keyring.signing_material(now),
+        user_id=user_id,
+        handle=handle,
+        refresh_token_hash1=refresh_token_hash1,
+        parent_refresh_token_hash1=parent_refresh_token_hash1,
+        anti_csrf_token=anti_csrf_token,
+        custom_payload=custom_payload,
+        issuer=issuer,
+        now=now,
+        lifetime=st_settings.access_token_lifetime,
+    )
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_session(
+    user: UserOrId,
+    *,
+    jwt_payload: dict[str, Any] | None = None,
+    session_data: dict[str, Any] | None = None,
+    issuer: str | None = None,
+    meta: RequestMeta | None = None,
+    request: Any = None,
+) -> SessionTokens:
+    """Start a session for ``user``: one INSERT, then tokens."""
+    user_id, user_obj = resolve_user(user)
+    payload = validate_jwt_payload(jwt_payload, max_bytes=st_settings.max_jwt_payload_bytes)
+    data = validate_json_object(
+        session_data, max_bytes=st_settings.max_session_data_bytes, what="session data"
+    )
+    issuer = default_issuer() if issuer is None else issuer
+    meta = meta or RequestMeta()
+    now = _now()
+    handle = str(uuid.uuid4())
+    anti_csrf = _anti_csrf_for_new_tokens()
+    refresh = mint_refresh_token(
+        handle=handle, parent_hash1=None, anti_csrf_token=anti_csrf, secret=server_secrets()[0]
+    )
+    expires_at = now + st_settings.refresh_token_lifetime
+    # Sign first: a key problem must not leave a row behind.
+    access = mint_access_token(
+        user_id=user_id,
+        handle=handle,
+        refresh_token_hash1=refresh.hash1,
+        parent_refresh_token_hash1=None,
+        anti_csrf_token=anti_csrf,
+        custom_payload=payload,
+        issuer=issuer,
+        now=now,
+    )
+    db.run(
+        lambda: SessionRow.objects.create(
+            handle=handle,
+            user=user_obj,
+            subject=user_id,
+            refresh_token_hash_2=refresh.hash2,
+            session_data=data,
+            jwt_payload=payload,
+            created_at=now,
+            last_active_at=now,
+            expires_at=expires_at,
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent[:512],
+        ),
+        atomic=False,
+    )
+    session = Session(access, issuer=issuer, user=user_obj)
+    session_created.send(SessionRow, handle=handle, user_id=user_id, request=request)
+    return SessionTokens(
+        session=session,
+        access_token=access,
+        refresh_token=IssuedRefreshToken(refresh.token, expires_at),
+        anti_csrf_token=anti_csrf,
+    )
+
+
+# --------------------------------------------------------------------------- refresh
+
+
+def refresh_session(
+    refresh_token: str,
+    *,
+    anti_csrf_token: str | None = None,
+    check_anti_csrf: bool = False,
+    issuer: str | None = None,
+    meta: RequestMeta | None = None,
+    request: Any = None,
+) -> SessionTokens:
+    """Rotate ``refresh_token`` (PROTOCOL.md §8). See the module docstring for the algorithm."""
+    parsed = parse_refresh_token(refresh_token, secrets_=server_secrets())
+    if check_anti_csrf and st_settings.anti_csrf == "VIA_TOKEN":
+        if not (
+            parsed.anti_csrf_token
+            and anti_csrf_token
+            and hmac.compare_digest(parsed.anti_csrf_token.encode(), anti_csrf_token.encode())
+        ):
+            # Not cleared: clearing on a failed CSRF check would hand attackers a logout-CSRF.
+            raise Unauthorised("anti-csrf check failed on refresh", clear_tokens=False)
+    issuer = default_issuer() if issuer is None else issuer
+    now = _now()
+    hash1, hash2 = parsed.hash1, parsed.hash2
+
+    def rotate() -> tuple[str, SessionRow | None]:
+        row = (
+            SessionRow.objects.select_for_update()
+            .filter(handle=parsed.handle)
+            .only("handle", "subject", "refresh_token_hash_2", "jwt_payload", "expires_at")
+            .first()
+        )
+        if row is None or row.expires_at <= now:
+            return "gone", row
+        stored = row.refresh_token_hash_2
+        if hmac.compare_digest(stored, hash2):
+            return "current", row
+        if parsed.parent_hash1 and hmac.compare_digest(stored, sha256_hex(parsed.parent_hash1)):
+            # Conditional on the hash we just read: belt and braces under the row lock.
+            SessionRow.objects.filter(handle=row.handle, refresh_token_hash_2=stored).update(
+                refresh_token_hash_2=hash2,
+                expires_at=now + st_settings.refresh_token_lifetime,
+                last_active_at=now,
+            )
+            return "promoted", row
+        _delete_and_blacklist([(str(row.handle), row.subject, None)], RevocationReason.THEFT, "", now)
+        return "theft", row
+
+    outcome, row = db.run(rotate)
+    if outcome == "gone" or row is None:
+        raise Unauthorised("session not found or expired")
+    user_id, handle = row.subject, str(row.handle)
+    if outcome == "theft":
+        _after_revocation([handle], RevocationReason.THEFT, "", {handle: user_id})
+        security_logger.warning("refresh token reuse: session %s of user %s revoked", handle, user_id)
+        token_theft_detected.send(
+            SessionRow, handle=handle, user_id=user_id, request_meta=meta, request=request
+        )
+        raise TokenTheftDetected(handle=handle, user_id=user_id)
+
+    anti_csrf = _anti_csrf_for_new_tokens()
+    child = mint_refresh_token(
+        handle=handle, parent_hash1=hash1, anti_csrf_token=anti_csrf, secret=server_secrets()[0]
+    )
+    access = mint_access_token(
+        user_id=user_id,
+        handle=handle,
+        refresh_token_hash1=child.hash1,
+        parent_refresh_token_hash1=hash1,
+        anti_csrf_token=anti_csrf,
+        custom_payload=dict(row.jwt_payload or {}),
+        issuer=issuer,
+        now=now,
+    )
+    session_refreshed.send(
+        SessionRow, handle=handle, user_id=user_id, promoted=outcome == "promoted", request=request
+    )
+    return SessionTokens(
+        session=Session(access, issuer=issuer),
+        access_token=access,
+        refresh_token=IssuedRefreshToken(child.token, now + st_settings.refresh_token_lifetime),
+        anti_csrf_token=anti_csrf,
+    )
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def verify_access_token(
+    token: str,
+    *,
+    anti_csrf_token: str | None = None,
+    check_anti_csrf: bool = False,
+    check_database: bool = False,
+    issuer: str | None = None,
+) -> Session:
+    """Verify an access token and return its :class:`Session`.
+
+    Steady state (no parent hash, no revocation check asked for): no database access. The first
+    call after a refresh promotes the child refresh token in one transaction and queues a
+    replacement access token on the session (``session.new_access_token``).
+    """
+    now = _now()
+    access = decode_access_token(
+        token,
+        algorithm=st_settings.signing_algorithm,
+        resolve_key=lambda kid: keyring.resolve(kid, now),
+        now=now,
+        leeway=st_settings.leeway,
+    )
+    if check_anti_csrf and st_settings.anti_csrf == "VIA_TOKEN":
+        if not (
+            access.anti_csrf_token
+            and anti_csrf_token
+            and hmac.compare_digest(access.anti_csrf_token.encode(), anti_csrf_token.encode())
+        ):
+            raise TryRefreshToken("anti-csrf check failed")
+    issuer = default_issuer() if issuer is None else issuer
+    session = Session(access, issuer=issuer)
+    if access.parent_refresh_token_hash1 is not None:
+        _promote_from_access_token(session, access, now)
+    elif check_database:
+        _check_row(session, access, now)
+    elif st_settings.blacklisting and blacklist.is_revoked(access.handle):
+        raise Unauthorised("session revoked")
+    return session
+
+
+def _check_row(session: Session, access: AccessToken, now: datetime) -> None:
+    """``check_database``: the row must exist, and a changed payload is re-issued at once."""
+    row = db.run(
+        lambda: SessionRow.objects.filter(handle=access.handle, expires_at__gt=now)
+        .values("jwt_payload")
+        .first(),
+        atomic=False,
+    )
+    if row is None:
+        raise Unauthorised("session revoked or expired")
+    if (row["jwt_payload"] or {}) != access.custom_payload:
+        session.reissue(custom_payload=dict(row["jwt_payload"] or {}), now=now)
+
+
+def _promote_from_access_token(session: Session, access: AccessToken, now: datetime) -> None:
+    parent_hash2 = sha256_hex(access.parent_refresh_token_hash1 or "")
+    child_hash2 = sha256_hex(access.refresh_token_hash1)
+
+    def promote() -> tuple[bool, dict[str, Any]] | None:
+        row = (
+            SessionRow.objects.select_for_update()
+            .filter(handle=access.handle, expires_at__gt=now)
+            .values("refresh_token_hash_2", "jwt_payload")
+            .first()
+        )
+        if row is None:
+            return None
+        stored = row["refresh_token_hash_2"]
+        if hmac.compare_digest(stored, parent_hash2):
+            SessionRow.objects.filter(handle=access.handle, refresh_token_hash_2=stored).update(
+                refresh_token_hash_2=child_hash2,
+                expires_at=now + st_settings.refresh_token_lifetime,
+                last_active_at=now,
+            )
+            return True, row["jwt_payload"] or {}
+        # Already promoted (by a parallel request) -> still replace; a sibling's token whose
+        # lineage moved on stays usable until it expires, and is simply not replaced.
+        return hmac.compare_digest(stored, child_hash2), row["jwt_payload"] or {}
+
+    result = db.run(promote)
+    if result is None:
+        raise Unauthorised("session revoked or expired")
+    replace, payload = result
+    if replace:
+        session.reissue(custom_payload=dict(payload), now=now)
+
+
+# --------------------------------------------------------------------------- revoke
+
+
+def _delete_and_blacklist(
+    rows: list[tuple[str, str, Any]], reason: str, revoked_by: str, now: datetime
+) -> None:
+    """Inside a transaction: delete the session rows and record them in the blacklist."""
+    handles = [h for h, _s, _u in rows]
+    SessionRow.objects.filter(handle__in=handles).delete()
+    record_until = now + st_settings.access_token_lifetime + st_settings.leeway
+    RevokedSession.objects.bulk_create(
+        [
+            RevokedSession(
+                handle=h,
+                subject=s,
+                user_id=u,
+                reason=reason,
+                revoked_at=now,
+                revoked_by=revoked_by[:255],
+                expires_at=record_until,
+            )
+            for h, s, u in rows
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _after_revocation(
+    handles: list[str], reason: str, revoked_by: str, user_ids: dict[str, str]
+) -> None:
+    blacklist.remember_revoked(handles, st_settings.access_token_lifetime + st_settings.leeway)
+    for handle in handles:
+        session_revoked.send(
+            SessionRow,
+            handle=handle,
+            user_id=user_ids[handle],
+            reason=reason,
+            revoked_by=revoked_by,
+        )
+
+
+def _revoke_where(
+    filters: dict[str, Any], *, reason: str, revoked_by: str = ""
+) -> list[str]:
+    now = _now()
+
+    def revoke() -> list[tuple[str, str, Any]]:
+        rows = [
+            (str(h), s, u)
+            for h, s, u in SessionRow.objects.select_for_update()
+            .filter(**filters)
+            .values_list("handle", "subject", "user_id")
+        ]
+        if rows:
+            _delete_and_blacklist(rows, reason, revoked_by, now)
+        return rows
+
+    rows = db.run(revoke)
+    handles = [h for h, _s, _u in rows]
+    _after_revocation(handles, reason, revoked_by, {h: s for h, s, _u in rows})
+    return handles
+
+
+def _handle(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def revoke_session(
+    handle: str, *, reason: str = RevocationReason.API, revoked_by: str = ""
+) -> bool:
+    """Revoke one session; ``False`` if it did not exist (or was already revoked)."""
+    valid = _handle(handle)
+    if valid is None:
+        return False
+    return bool(_revoke_where({"handle": valid}, reason=reason, revoked_by=revoked_by))
+
+
+def revoke_multiple_sessions(
+    handles: Iterable[str], *, reason: str = RevocationReason.API, revoked_by: str = ""
+) -> list[str]:
+    valid = sorted({h for h in map(_handle, handles) if h is not None})
+    if not valid:
+        return []
+    return _revoke_where({"handle__in": valid}, reason=reason, revoked_by=revoked_by)
+
+
+def revoke_all_sessions_for_user(
+    user: UserOrId, *, reason: str = RevocationReason.ALL_FOR_USER, revoked_by: str = ""
+) -> list[str]:
+    user_id, _ = resolve_user(user)
+    return _revoke_where({"subject": user_id}, reason=reason, revoked_by=revoked_by)
+
+
+def get_all_session_handles_for_user(user: UserOrId) -> list[str]:
+    """Every live session handle of ``user`` (one query, however many there are)."""
+    user_id, _ = resolve_user(user)
+    return db.run(
+        lambda: [
+            str(h)
+            for h in SessionRow.objects.active(_now())
+            .for_user(user_id)
+            .values_list("handle", flat=True)
+        ],
+        atomic=False,
+    )
+
+
+# --------------------------------------------------------------------------- data by handle
+
+
+def _live(handle: str) -> Any:
+    valid = _handle(handle)
+    if valid is None:
+        raise Unauthorised("no such session")
+    return SessionRow.objects.filter(handle=valid, expires_at__gt=_now())
+
+
+def get_session_data(handle: str) -> dict[str, Any]:
+    row = db.run(lambda: _live(handle).values_list("session_data", flat=True).first(), atomic=False)
+    if row is None:
+        raise Unauthorised("session revoked or expired")
+    return dict(row)
+
+
+def update_session_data(handle: str, data: dict[str, Any]) -> None:
+    clean = validate_json_object(
+        data, max_bytes=st_settings.max_session_data_bytes, what="session data"
+    )
+    if not db.run(lambda: _live(handle).update(session_data=clean), atomic=False):
+        raise Unauthorised("session revoked or expired")
+
+
+def get_jwt_payload(handle: str) -> dict[str, Any]:
+    row = db.run(lambda: _live(handle).values_list("jwt_payload", flat=True).first(), atomic=False)
+    if row is None:
+        raise Unauthorised("session revoked or expired")
+    return dict(row)
+
+
+def update_jwt_payload(handle: str, payload: dict[str, Any]) -> None:
+    """Store a new custom payload; clients see it on their next refresh or promotion."""
+    clean = validate_jwt_payload(payload, max_bytes=st_settings.max_jwt_payload_bytes)
+    if not db.run(lambda: _live(handle).update(jwt_payload=clean), atomic=False):
+        raise Unauthorised("session revoked or expired")
+
+
+# --------------------------------------------------------------------------- async twins
+# Reads and single-statement writes use Django's async ORM; operations that need a transaction
+# (Django's async ORM has none) run the sync version in the connection's thread.
+
+
+async def _adb(coro: Any) -> Any:
+    from django.db import DatabaseError
+
+    from .exceptions import ServiceUnavailable
+
+    try:
+        return await coro
+    except DatabaseError as exc:
+        raise ServiceUnavailable("database unavailable") from exc
+
+
+async def aget_session_data(handle: str) -> dict[str, Any]:
+    row = await _adb(_live(handle).values_list("session_data", flat=True).afirst())
+    if row is None:
+        raise Unauthorised("session revoked or expired")
+    return dict(row)
+
+
+async def aupdate_session_data(handle: str, data: dict[str, Any]) -> None:
+    clean = validate_json_object(
+        data, max_bytes=st_settings.max_session_data_bytes, what="session data"
+    )
+    if not await _adb(_live(handle).aupdate(session_data=clean)):
+        raise Unauthorised("session revoked or expired")
+
+
+async def aget_jwt_payload(handle: str) -> dict[str, Any]:
+    row = await _adb(_live(handle).values_list("jwt_payload", flat=True).afirst())
+    if row is None:
+        raise Unauthorised("session revoked or expired")
+    return dict(row)
+
+
+async def aupdate_jwt_payload(handle: str, payload: dict[str, Any]) -> None:
+    clean = validate_jwt_payload(payload, max_bytes=st_settings.max_jwt_payload_bytes)
+    if not await _adb(_live(handle).aupdate(jwt_payload=clean)):
+        raise Unauthorised("session revoked or expired")
+
+
+async def aget_all_session_handles_for_user(user: UserOrId) -> list[str]:
+    user_id, _ = resolve_user(user)
+    qs = SessionRow.objects.active(_now()).for_user(user_id).values_list("handle", flat=True)
+
+    async def collect() -> list[str]:
+        return [str(h) async for h in qs]
+
+    return await _adb(collect())  # type: ignore[no-any-return]
+
+
+acreate_session = sync_to_async(create_session, thread_sensitive=True)
+arefresh_session = sync_to_async(refresh_session, thread_sensitive=True)
+averify_access_token = sync_to_async(verify_access_token, thread_sensitive=True)
+arevoke_session = sync_to_async(revoke_session, thread_sensitive=True)
+arevoke_multiple_sessions = sync_to_async(revoke_multiple_sessions, thread_sensitive=True)
+arevoke_all_sessions_for_user = sync_to_async(revoke_all_sessions_for_user, thread_sensitive=True)

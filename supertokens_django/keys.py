@@ -1,0 +1,338 @@
+"""Signing keys: creation, rotation, encryption at rest, the per-process key ring and the JWKS.
+
+Timeline of a dynamic key (``interval`` = ``SIGNING_KEY_ROTATION_INTERVAL``)::
+
+    created ── signs_from ────────── signs_until ───── verifies_until
+               |<──── interval ────>|<─ 2 × access-token lifetime ─>|
+
+The successor of the signing key is created (and so published in the JWKS) ``announce`` before
+it starts signing, whenever a process signs during that window or ``supertokens_rotate_keys``
+runs. Each key has a unique ``generation``; rotating inserts ``max + 1``, so concurrent rotations
+collide on the constraint and exactly one new key wins.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, IntegrityError, transaction
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from .conf import st_settings
+from .exceptions import ServiceUnavailable
+from .tokens import SigningMaterial
+
+#: How often an unknown ``kid`` may trigger a reload, per process.
+UNKNOWN_KID_RELOAD_SECONDS = 1.0
+_ENCRYPTION_SALT = b"supertokens_django.keys.encryption"
+
+
+def announce_period(interval: timedelta) -> timedelta:
+    """How long a successor key is published before it signs."""
+    return min(interval / 2, timedelta(hours=1))
+
+
+# --------------------------------------------------------------------------- key material
+
+
+def generate_private_key(algorithm: str) -> Any:
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    if algorithm == "HS256":
+        return secrets.token_bytes(32)
+    raise ImproperlyConfigured(f"SUPERTOKENS['SIGNING_ALGORITHM'] {algorithm!r} is not supported")
+
+
+def private_to_bytes(key: Any) -> bytes:
+    if isinstance(key, bytes):
+        return key
+    return key.private_bytes(  # type: ignore[no-any-return]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def public_pem(key: Any) -> str:
+    if isinstance(key, bytes):
+        return ""  # symmetric: nothing public
+    return key.public_key().public_bytes(  # type: ignore[no-any-return]
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def load_private(algorithm: str, raw: bytes) -> Any:
+    if algorithm == "HS256":
+        return raw
+    return serialization.load_pem_private_key(raw, password=None)
+
+
+def load_static_key(algorithm: str, value: str) -> Any:
+    """Parse ``STATIC_SIGNING_KEY`` for ``algorithm``; raise ``ValueError`` when they don't match."""
+    if algorithm == "HS256":
+        if len(value.encode()) < 32:
+            raise ValueError("an HS256 key must be at least 32 bytes long")
+        return value.encode()
+    key = serialization.load_pem_private_key(value.encode(), password=None)
+    expected = {
+        "RS256": rsa.RSAPrivateKey,
+        "ES256": ec.EllipticCurvePrivateKey,
+        "EdDSA": ed25519.Ed25519PrivateKey,
+    }[algorithm]
+    if not isinstance(key, expected):
+        raise ValueError(f"the PEM key is not a {algorithm} private key")
+    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < 2048:
+        raise ValueError("RSA keys must have at least 2048 bits")
+    if isinstance(key, ec.EllipticCurvePrivateKey) and not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("ES256 needs a P-256 key")
+    return key
+
+
+def verification_key(private: Any) -> Any:
+    return private if isinstance(private, bytes) else private.public_key()
+
+
+def public_jwk(kid: str, algorithm: str, private: Any) -> dict[str, Any] | None:
+    """The JWK of the public half, or ``None`` for a symmetric key (never published)."""
+    if isinstance(private, bytes):
+        return None
+    public = private.public_key()
+    converter = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[algorithm]
+    jwk: dict[str, Any] = json.loads(converter.to_jwk(public))
+    jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
+    return jwk
+
+
+# --------------------------------------------------------------------------- encryption at rest
+
+
+def _aes_key(secret: str | bytes) -> bytes:
+    raw = secret if isinstance(secret, bytes) else secret.encode()
+    return hashlib.sha256(_ENCRYPTION_SALT + b"\x00" + raw).digest()
+
+
+def server_secrets() -> list[str | bytes]:
+    """``SECRET_KEY`` first, then ``SECRET_KEY_FALLBACKS``: new material uses the first."""
+    return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+
+
+def encrypt_private_key(kid: str, raw: bytes) -> str:
+    nonce = os.urandom(12)
+    sealed = AESGCM(_aes_key(server_secrets()[0])).encrypt(nonce, raw, kid.encode())
+    return "v1:" + base64.b64encode(nonce + sealed).decode()
+
+
+def decrypt_private_key(kid: str, stored: str) -> bytes:
+    if not stored.startswith("v1:"):
+        raise ImproperlyConfigured(f"signing key {kid} has an unknown storage format")
+    blob = base64.b64decode(stored[3:])
+    for secret in server_secrets():
+        try:
+            return AESGCM(_aes_key(secret)).decrypt(blob[:12], blob[12:], kid.encode())
+        except Exception:  # InvalidTag: try the next fallback  # noqa: BLE001, S112
+            continue
+    raise ImproperlyConfigured(
+        f"signing key {kid} cannot be decrypted with SECRET_KEY or SECRET_KEY_FALLBACKS"
+    )
+
+
+# --------------------------------------------------------------------------- the key ring
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    kid: str
+    generation: int
+    algorithm: str
+    signs_from: datetime
+    signs_until: datetime
+    verifies_until: datetime
+    private: Any = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _State:
+    algorithm: str
+    keys: tuple[_Loaded, ...]
+    loaded_at: float
+
+    def signer(self, now: datetime) -> _Loaded | None:
+        candidates = [k for k in self.keys if k.signs_from <= now < k.signs_until]
+        return max(candidates, key=lambda k: k.generation, default=None)
+
+    def has_successor(self, key: _Loaded) -> bool:
+        return any(k.generation > key.generation for k in self.keys)
+
+
+class KeyRing:
+    """The keys this process signs and verifies with, loaded from the database on demand.
+
+    Verification never touches the database for a known ``kid``; an unknown one reloads at most
+    once per :data:`UNKNOWN_KID_RELOAD_SECONDS` (another worker may just have rotated).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: _State | None = None
+
+    def reset(self) -> None:
+        """Forget everything loaded (tests, and after ``SECRET_KEY`` changes)."""
+        with self._lock:
+            self._state = None
+
+    # -- static key
+
+    def _static(self) -> _Loaded | None:
+        value = st_settings.static_signing_key
+        if not value:
+            return None
+        algorithm = st_settings.signing_algorithm
+        private = load_static_key(algorithm, value)
+        digest = hashlib.sha256(b"kid\x00" + private_to_bytes(private)).hexdigest()[:16]
+        forever = datetime.max.replace(tzinfo=None)
+        return _Loaded(f"s-{digest}", 0, algorithm, datetime.min, forever, forever, private)
+
+    # -- signing
+
+    def signing_material(self, now: datetime) -> SigningMaterial:
+        static = self._static()
+        if static is not None:
+            return SigningMaterial(static.kid, static.algorithm, static.private)
+        algorithm = st_settings.signing_algorithm
+        state = self._state
+        key = state.signer(now) if state and state.algorithm == algorithm else None
+        interval = st_settings.signing_key_rotation_interval
+        if key is None or (
+            key.signs_until - now <= announce_period(interval) and not state.has_successor(key)  # type: ignore[union-attr]
+        ):
+            key = self.ensure_keys(now)
+        return SigningMaterial(key.kid, key.algorithm, key.private)
+
+    def ensure_keys(self, now: datetime, *, force: bool = False) -> _Loaded:
+        """Make sure a key signs at ``now`` and its successor is announced; return the signer.
+
+        ``force`` creates a new key that signs from ``now`` on ("rotate now").
+        """
+        with self._lock:
+            algorithm = st_settings.signing_algorithm
+            interval = st_settings.signing_key_rotation_interval
+            for _attempt in range(3):
+                state = self._load(now, algorithm)
+                signer = state.signer(now)
+                if force or signer is None:
+                    starts = now
+                elif signer.signs_until - now <= announce_period(interval) and not state.has_successor(signer):
+                    starts = signer.signs_until
+                else:
+                    return signer
+                if self._create(now, starts, algorithm, interval):
+                    force = False
+            state = self._load(now, algorithm)
+            signer = state.signer(now)
+            if signer is None:  # pragma: no cover - three lost races in a row
+                raise ServiceUnavailable("could not establish a signing key")
+            return signer
+
+    def _create(self, now: datetime, starts: datetime, algorithm: str, interval: timedelta) -> bool:
+        from .models import SigningKey
+
+        private = generate_private_key(algorithm)
+        kid = secrets.token_hex(8)
+        top = SigningKey.objects.order_by("-generation").values_list("generation", flat=True).first()
+        lifetime = st_settings.access_token_lifetime
+        try:
+            with transaction.atomic():
+                SigningKey.objects.create(
+                    kid=kid,
+                    generation=(top or 0) + 1,
+                    algorithm=algorithm,
+                    private_key=encrypt_private_key(kid, private_to_bytes(private)),
+                    public_key=public_pem(private),
+                    created_at=now,
+                    signs_from=starts,
+                    signs_until=starts + interval,
+                    verifies_until=starts + interval + 2 * lifetime,
+                )
+        except IntegrityError:
+            return False  # another worker rotated at the same moment: use its key
+        return True
+
+    def _load(self, now: datetime, algorithm: str) -> _State:
+        from .models import SigningKey
+
+        try:
+            rows = list(SigningKey.objects.filter(verifies_until__gt=now, algorithm=algorithm))
+        except DatabaseError as exc:
+            raise ServiceUnavailable("signing keys could not be loaded") from exc
+        keys = tuple(
+            _Loaded(
+                r.kid,
+                r.generation,
+                r.algorithm,
+                r.signs_from,
+                r.signs_until,
+                r.verifies_until,
+                load_private(r.algorithm, decrypt_private_key(r.kid, r.private_key)),
+            )
+            for r in rows
+        )
+        self._state = _State(algorithm, keys, time.monotonic())
+        return self._state
+
+    # -- verification
+
+    def resolve(self, kid: str, now: datetime) -> Any | None:
+        """The verification key for ``kid``, or ``None`` if we don't trust it (at ``now``)."""
+        static = self._static()
+        if static is not None:
+            return verification_key(static.private) if kid == static.kid else None
+        algorithm = st_settings.signing_algorithm
+        state = self._state
+        if state is None or state.algorithm != algorithm or (
+            not any(k.kid == kid for k in state.keys)
+            and time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+        ):
+            with self._lock:
+                state = self._state
+                if state is None or state.algorithm != algorithm or (
+                    time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+                    and not any(k.kid == kid for k in state.keys)
+                ):
+                    state = self._load(now, algorithm)
+        for key in state.keys:
+            if key.kid == kid:
+                return verification_key(key.private) if key.verifies_until > now else None
+        return None
+
+    def jwks(self, now: datetime) -> dict[str, Any]:
+        """Every public key that verifies at ``now`` (announced successors included)."""
+        static = self._static()
+        if static is not None:
+            keys = [static]
+        else:
+            self.signing_material(now)  # creates the first key, or announces the successor
+            with self._lock:
+                keys = list(self._load(now, st_settings.signing_algorithm).keys)
+        jwks = [public_jwk(k.kid, k.algorithm, k.private) for k in keys]
+        return {"keys": [k for k in jwks if k is not None]}
+
+
+keyring = KeyRing()

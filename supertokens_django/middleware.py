@@ -1,0 +1,40 @@
+"""``SuperTokensMiddleware``: lazy ``request.supertokens``, token changes onto the response,
+library errors into the responses of PROTOCOL.md §5."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.functional import SimpleLazyObject
+
+from . import transport
+from .exceptions import SuperTokensError
+
+
+class SuperTokensMiddleware(MiddlewareMixin):
+    """Place it after ``AuthenticationMiddleware``. Sync- and async-capable."""
+
+    sync_capable = True
+    async_capable = True
+
+    def process_request(self, request: HttpRequest) -> None:
+        transport.ensure_state(request)
+
+        def load() -> Any:
+            from .requests import get_session
+
+            # Only reached when a view reads ``request.supertokens`` without the decorator:
+            # an absent session is ``None``; a bad one raises, and process_exception answers.
+            return get_session(request, session_required=False)
+
+        request.supertokens = SimpleLazyObject(load)  # type: ignore[attr-defined]
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, SuperTokensError):
+            return transport.error_response(request, exception)
+        return None
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return transport.finalize(request, response)

@@ -1,0 +1,134 @@
+"""The request-level API: create, get and refresh the session of an ``HttpRequest``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth import user_logged_in
+from django.db import models as dj_models
+from django.http import HttpRequest
+
+from . import engine, transport
+from .conf import st_settings
+from .exceptions import TryRefreshToken, Unauthorised
+from .session import Session
+
+
+def request_meta(request: HttpRequest) -> engine.RequestMeta:
+    # REMOTE_ADDR only: trusting X-Forwarded-For is a deployment decision (set REMOTE_ADDR from
+    # it in a middleware behind a known proxy), not something to guess here.
+    ip = request.META.get("REMOTE_ADDR") or None
+    agent = request.META.get("HTTP_USER_AGENT", "")
+    return engine.RequestMeta(ip_address=ip, user_agent=agent[:512])
+
+
+def _bind(request: HttpRequest, session: Session | None) -> None:
+    request.supertokens = session  # type: ignore[attr-defined]
+
+
+def create_new_session(
+    request: HttpRequest,
+    user: Any,
+    jwt_payload: dict[str, Any] | None = None,
+    session_data: dict[str, Any] | None = None,
+) -> Session:
+    """Start a session for ``user`` (a user id or a Django user); the response carries the
+    tokens in the mode the request asks for (``st-auth-mode``; header mode when it names none)."""
+    tokens = engine.create_session(
+        user,
+        jwt_payload=jwt_payload,
+        session_data=session_data,
+        issuer=transport.issuer_for(request),
+        meta=request_meta(request),
+        request=request,
+    )
+    state = transport.ensure_state(request)
+    state.issued, state.session, state.verified = tokens, tokens.session, True
+    state.mode = transport.requested_mode(request)
+    state.clear_other = None
+    _bind(request, tokens.session)
+    if isinstance(user, dj_models.Model):
+        request.user = user  # type: ignore[assignment]
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return tokens.session
+
+
+def get_session(
+    request: HttpRequest,
+    *,
+    session_required: bool = True,
+    anti_csrf_check: bool | None = None,
+    check_database: bool = False,
+) -> Session | None:
+    """Verify the request's access token. ``None`` when there is none and it is not required.
+
+    Raises :class:`TryRefreshToken` (expired, forged, anti-CSRF failed, legacy cookie) or
+    :class:`Unauthorised` (missing when required; revoked).
+    """
+    state = transport.ensure_state(request)
+    if state.verified and not check_database and state.issued is None:
+        if state.session is not None or not session_required:
+            return state.session
+    if transport.has_legacy_cookie(request):
+        raise TryRefreshToken("legacy sIdRefreshToken cookie present")
+    found = transport.read_access_token(request)
+    if found is None:
+        if session_required:
+            raise Unauthorised("no access token", clear_tokens=False)
+        state.verified, state.session = True, None
+        _bind(request, None)
+        return None
+    token, mode = found
+    check_csrf = transport.anti_csrf_required(request, mode, anti_csrf_check)
+    if (
+        check_csrf
+        and st_settings.anti_csrf == "VIA_CUSTOM_HEADER"
+        and not transport.has_custom_header(request)
+    ):
+        raise TryRefreshToken("anti-csrf check failed: no rid header")
+    session = engine.verify_access_token(
+        token,
+        anti_csrf_token=request.headers.get("anti-csrf"),
+        check_anti_csrf=check_csrf,
+        check_database=check_database,
+        issuer=transport.issuer_for(request),
+    )
+    state.session, state.verified, state.mode = session, True, mode
+    _bind(request, session)
+    return session
+
+
+def refresh_session(request: HttpRequest) -> Session:
+    """Rotate the request's refresh token (PROTOCOL.md §8); the response carries new tokens in
+    the mode the refresh token came in, clearing tokens of the other mode."""
+    state = transport.ensure_state(request)
+    found = transport.read_refresh_token(request)
+    if found is None:
+        raise Unauthorised("no refresh token")
+    token, mode = found
+    check_csrf = mode == "cookie" and st_settings.anti_csrf != "NONE"
+    if (
+        check_csrf
+        and st_settings.anti_csrf == "VIA_CUSTOM_HEADER"
+        and not transport.has_custom_header(request)
+    ):
+        raise Unauthorised("anti-csrf check failed on refresh: no rid header", clear_tokens=False)
+    tokens = engine.refresh_session(
+        token,
+        anti_csrf_token=request.headers.get("anti-csrf"),
+        check_anti_csrf=check_csrf,
+        issuer=transport.issuer_for(request),
+        meta=request_meta(request),
+        request=request,
+    )
+    other: transport.Mode = "header" if mode == "cookie" else "cookie"
+    state.issued, state.session, state.verified, state.mode = tokens, tokens.session, True, mode
+    state.clear_other = other if transport.has_tokens_in(request, other) else None
+    _bind(request, tokens.session)
+    return tokens.session
+
+
+acreate_new_session = sync_to_async(create_new_session, thread_sensitive=True)
+aget_session = sync_to_async(get_session, thread_sensitive=True)
+arefresh_session = sync_to_async(refresh_session, thread_sensitive=True)

@@ -1,0 +1,321 @@
+"""Reading tokens from requests and writing token changes and errors onto responses.
+
+This is PROTOCOL.md §2–§6 in code: the two token modes (cookies, or ``Authorization: Bearer``
+plus ``st-*`` response headers), cookie attributes, the ``front-token`` header, anti-CSRF, and
+the error table of §5. It is one of the two places (with ``drf``) where errors become HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+
+from .conf import st_settings
+from .exceptions import (
+    InvalidClaim,
+    ServiceUnavailable,
+    SuperTokensError,
+    TokenTheftDetected,
+    TryRefreshToken,
+)
+from .tokens import AccessToken, front_token
+
+if TYPE_CHECKING:
+    from .engine import SessionTokens
+    from .session import Session
+
+Mode = Literal["cookie", "header"]
+logger = logging.getLogger("supertokens_django.transport")
+
+ACCESS_COOKIE = "sAccessToken"
+REFRESH_COOKIE = "sRefreshToken"
+LEGACY_COOKIE = "sIdRefreshToken"
+FRONT_TOKEN = "front-token"
+ANTI_CSRF = "anti-csrf"
+ACCESS_HEADER = "st-access-token"
+REFRESH_HEADER = "st-refresh-token"
+#: Headers the SDK must be able to read cross-origin (PROTOCOL.md §10).
+EXPOSED_HEADERS = (FRONT_TOKEN, ANTI_CSRF, ACCESS_HEADER, REFRESH_HEADER)
+#: Request headers the SDK sends, to allow in CORS preflights.
+ALLOWED_HEADERS = ("content-type", "rid", "fdi-version", "anti-csrf", "authorization", "st-auth-mode")
+SAFE_METHODS = frozenset({"GET", "OPTIONS", "TRACE"})
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
+_REFRESH_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z")
+_ONE_YEAR = timedelta(days=365)
+
+
+# --------------------------------------------------------------------------- per-request state
+
+
+@dataclass
+class RequestState:
+    """What this request did to its session; the middleware writes it onto the response."""
+
+    #: The verified session (or ``None`` when there is none), once something asked.
+    session: Session | None = None
+    verified: bool = False
+    #: The mode the session's tokens travel in on this request.
+    mode: Mode = "cookie"
+    #: New tokens from create or refresh, with the mode to send them in.
+    issued: SessionTokens | None = None
+    #: Tokens of the *other* mode that came with a refresh and must be cleared.
+    clear_other: Mode | None = None
+    written: bool = field(default=False)
+
+
+def state_of(request: HttpRequest) -> RequestState | None:
+    return getattr(request, "_supertokens_state", None)
+
+
+def ensure_state(request: HttpRequest) -> RequestState:
+    state = state_of(request)
+    if state is None:
+        state = RequestState()
+        request._supertokens_state = state  # type: ignore[attr-defined]
+    return state
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    value = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = value.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    credentials = credentials.strip()
+    return credentials or None
+
+
+def requested_mode(request: HttpRequest) -> Mode:
+    """The mode a new session uses: what ``st-auth-mode`` asks for, else header mode."""
+    return "cookie" if request.headers.get("st-auth-mode", "").lower() == "cookie" else "header"
+
+
+def read_access_token(request: HttpRequest) -> tuple[str, Mode] | None:
+    """A Bearer value shaped like one of our JWTs wins over the cookie; other Bearer values are
+    ignored so that other authentication schemes can coexist (PROTOCOL.md §2)."""
+    bearer = _bearer(request)
+    if bearer and _JWT_SHAPE.match(bearer):
+        return bearer, "header"
+    cookie = request.COOKIES.get(ACCESS_COOKIE)
+    if cookie:
+        return cookie, "cookie"
+    return None
+
+
+def read_refresh_token(request: HttpRequest) -> tuple[str, Mode] | None:
+    bearer = _bearer(request)
+    if bearer and _REFRESH_SHAPE.match(bearer):
+        return bearer, "header"
+    cookie = request.COOKIES.get(REFRESH_COOKIE)
+    if cookie:
+        return cookie, "cookie"
+    return None
+
+
+def has_legacy_cookie(request: HttpRequest) -> bool:
+    return LEGACY_COOKIE in request.COOKIES
+
+
+def has_tokens_in(request: HttpRequest, mode: Mode) -> bool:
+    if mode == "cookie":
+        return ACCESS_COOKIE in request.COOKIES or REFRESH_COOKIE in request.COOKIES
+    return _bearer(request) is not None
+
+
+def anti_csrf_required(request: HttpRequest, mode: Mode, anti_csrf_check: bool | None) -> bool:
+    """Whether this request must pass the anti-CSRF check (cookie mode only, PROTOCOL.md §6)."""
+    if mode != "cookie" or st_settings.anti_csrf == "NONE":
+        return False
+    if anti_csrf_check is not None:
+        return anti_csrf_check
+    return request.method not in SAFE_METHODS
+
+
+def has_custom_header(request: HttpRequest) -> bool:
+    return "rid" in request.headers
+
+
+def issuer_for(request: HttpRequest) -> str:
+    domain = st_settings.api_domain or f"{request.scheme}://{request.get_host()}"
+    return f"{domain}{st_settings.api_base_path}"
+
+
+def refresh_path() -> str:
+    return f"{st_settings.api_base_path}/session/refresh"
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _expose(response: HttpResponse, *names: str) -> None:
+    current = [h.strip() for h in response.get("Access-Control-Expose-Headers", "").split(",")]
+    merged = [h for h in current if h]
+    merged += [n for n in names if n not in merged]
+    response["Access-Control-Expose-Headers"] = ", ".join(merged)
+
+
+def _set_cookie(response: HttpResponse, name: str, value: str, expires: datetime, path: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        expires=expires,
+        path=path,
+        domain=st_settings.cookie_domain,
+        secure=st_settings.cookie_secure,
+        httponly=True,
+        samesite=st_settings.cookie_samesite,
+    )
+
+
+def _clear_cookie(response: HttpResponse, name: str, path: str) -> None:
+    # Same Path, Domain, Secure and SameSite as when set, or the browser keeps the old cookie.
+    response.set_cookie(
+        name,
+        "",
+        max_age=0,
+        expires="Thu, 01 Jan 1970 00:00:00 GMT",
+        path=path,
+        domain=st_settings.cookie_domain,
+        secure=st_settings.cookie_secure,
+        httponly=True,
+        samesite=st_settings.cookie_samesite,
+    )
+
+
+def write_access_token(response: HttpResponse, access: AccessToken, mode: Mode) -> None:
+    response[FRONT_TOKEN] = front_token(access)
+    exposed = [FRONT_TOKEN]
+    if mode == "cookie":
+        _set_cookie(response, ACCESS_COOKIE, access.token, timezone.now() + _ONE_YEAR, "/")
+        if st_settings.anti_csrf == "VIA_TOKEN" and access.anti_csrf_token:
+            response[ANTI_CSRF] = access.anti_csrf_token
+            exposed.append(ANTI_CSRF)
+    else:
+        response[ACCESS_HEADER] = access.token
+        exposed.append(ACCESS_HEADER)
+    _expose(response, *exposed)
+
+
+def write_session_tokens(
+    response: HttpResponse, tokens: SessionTokens, mode: Mode, *, clear_other: Mode | None = None
+) -> None:
+    if clear_other is not None:
+        clear_mode(response, clear_other)
+    write_access_token(response, tokens.access_token, mode)
+    if mode == "cookie":
+        _set_cookie(
+            response,
+            REFRESH_COOKIE,
+            tokens.refresh_token.token,
+            tokens.refresh_token.expires_at,
+            refresh_path(),
+        )
+    else:
+        response[REFRESH_HEADER] = tokens.refresh_token.token
+        _expose(response, REFRESH_HEADER)
+
+
+def clear_mode(response: HttpResponse, mode: Mode) -> None:
+    if mode == "cookie":
+        _clear_cookie(response, ACCESS_COOKIE, "/")
+        _clear_cookie(response, REFRESH_COOKIE, refresh_path())
+    else:
+        response[ACCESS_HEADER] = ""
+        response[REFRESH_HEADER] = ""
+        _expose(response, ACCESS_HEADER, REFRESH_HEADER)
+
+
+def clear_session(response: HttpResponse) -> None:
+    """The session is over: clear the tokens in both modes and tell the SDK (``front-token: remove``)."""
+    clear_mode(response, "cookie")
+    clear_mode(response, "header")
+    response[FRONT_TOKEN] = "remove"
+    _expose(response, FRONT_TOKEN)
+
+
+def expire_legacy_cookie(response: HttpResponse) -> None:
+    response.set_cookie(
+        LEGACY_COOKIE,
+        "",
+        max_age=0,
+        expires="Thu, 01 Jan 1970 00:00:00 GMT",
+        path="/",
+        domain=st_settings.cookie_domain,
+        secure=st_settings.cookie_secure,
+        httponly=True,
+        samesite=st_settings.cookie_samesite,
+    )
+
+
+def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Write this request's queued token changes onto ``response`` (once)."""
+    state = state_of(request)
+    if state is None or state.written:
+        return response
+    state.written = True
+    if state.verified or state.issued is not None:
+        patch_vary_headers(response, ("Cookie",))
+    # Like Django's session middleware, a server error writes nothing: the client keeps the
+    # tokens it had, which the database still accepts (a refresh never invalidates its parent).
+    if response.status_code >= 500:
+        return response
+    session = state.session
+    if session is not None and session.revoked:
+        clear_session(response)
+    elif state.issued is not None:
+        issued = state.issued
+        if session is not None and session.new_access_token is not None:
+            issued = _replace_access(issued, session.new_access_token)
+        write_session_tokens(response, issued, state.mode, clear_other=state.clear_other)
+    elif session is not None and session.new_access_token is not None:
+        write_access_token(response, session.new_access_token, state.mode)
+    return response
+
+
+def _replace_access(issued: SessionTokens, access: AccessToken) -> SessionTokens:
+    from dataclasses import replace
+
+    return replace(issued, access_token=access)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def error_body(exc: SuperTokensError) -> dict[str, Any]:
+    if isinstance(exc, InvalidClaim):
+        return {"message": exc.message, "claimValidationErrors": exc.errors}
+    return {"message": exc.message}
+
+
+def error_status(exc: SuperTokensError) -> int:
+    if isinstance(exc, InvalidClaim):
+        return st_settings.invalid_claim_status_code
+    if isinstance(exc, ServiceUnavailable):
+        return 503
+    return st_settings.session_expired_status_code
+
+
+def error_response(request: HttpRequest | None, exc: SuperTokensError) -> HttpResponse:
+    """The response of PROTOCOL.md §5 for ``exc``; bodies never carry token internals."""
+    if isinstance(exc, (TryRefreshToken, TokenTheftDetected)) or exc.clear_tokens:
+        logger.info("session request refused: %s", exc.detail or exc.message)
+    response = JsonResponse(error_body(exc), status=error_status(exc))
+    if exc.clear_tokens:
+        clear_session(response)
+    if request is not None:
+        state = state_of(request)
+        if state is not None:
+            state.written = True  # nothing queued may follow an error
+        if has_legacy_cookie(request) and request.path == refresh_path():
+            expire_legacy_cookie(response)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,83 @@
+"""The protocol's endpoints: refresh, sign-out and the JWKS (PROTOCOL.md §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import user_logged_out
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from . import transport
+from .exceptions import SuperTokensError
+from .keys import keyring
+from .requests import get_session, refresh_session
+
+
+def _allow(methods: tuple[str, ...], view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """Answer OPTIONS (CORS preflight) and refuse other methods with a JSON 405."""
+
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        if request.method == "OPTIONS":
+            response = HttpResponse(status=204)
+        elif request.method not in methods:
+            response = JsonResponse({"message": "method not allowed"}, status=405)
+        else:
+            transport.ensure_state(request)
+            try:
+                response = view(request)
+            except SuperTokensError as exc:
+                return transport.error_response(request, exc)
+            return transport.finalize(request, response)
+        response["Allow"] = ", ".join((*methods, "OPTIONS"))
+        return response
+
+    wrapper.__name__ = wrapper.__qualname__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return csrf_exempt(wrapper)
+
+
+def _refresh(request: HttpRequest) -> HttpResponse:
+    """``POST {base}/session/refresh``: rotate the refresh token; ``200 {}`` with new tokens."""
+    refresh_session(request)
+    response = JsonResponse({})
+    if transport.has_legacy_cookie(request):
+        transport.expire_legacy_cookie(response)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _signout(request: HttpRequest) -> HttpResponse:
+    """``POST {base}/signout``: revoke the session (if any) and clear the client's tokens."""
+    session = get_session(request, session_required=False)
+    response = JsonResponse({"status": "OK"})
+    if session is not None:
+        user = session.get_user() if _has_user_signal_receivers() else None
+        session.revoke_session()
+        if user is not None:
+            user_logged_out.send(sender=user.__class__, request=request, user=user)
+    else:
+        transport.clear_session(response)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _has_user_signal_receivers() -> bool:
+    return user_logged_out.has_listeners()
+
+
+def _jwks(request: HttpRequest) -> HttpResponse:
+    """``GET {base}/jwt/jwks.json``: the public keys that verify access tokens."""
+    response = JsonResponse(keyring.jwks(timezone.now()))
+    # Short enough that a key announced before it signs is seen in time.
+    response["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+refresh = _allow(("POST",), _refresh)
+signout = _allow(("POST",), _signout)
+jwks = _allow(("GET", "HEAD"), _jwks)
+
+
