@@ -1,15 +1,62 @@
-"""System checks for every misconfiguration we can detect (ids ``supertokens_django.E0xx/W0xx``)."""
+"""System checks for every misconfiguration we can detect (ids ``supertokens_django.E0xx/W0xx``).
+
+A setting that makes the app insecure or broken at run time is an ``Error`` (``manage.py`` refuses
+to start); one that is merely unusual or wasteful is a ``Warning``. Silence either with
+``SILENCED_SYSTEM_CHECKS`` when you know better (e.g. a per-process blacklist cache on a
+single-process deployment).
+
+====  =========================================================================================
+E001  ``SUPERTOKENS`` is not a dict
+E002  unknown key (a typo silently falls back to the default)
+E003  a duration is not a ``timedelta``
+E004  a flag is not a bool
+E005  a byte cap is not a positive int
+E006  ``ANTI_CSRF`` is not one of its choices
+E007  ``SIGNING_ALGORITHM`` is not one of its choices
+E008  a status code is not a 4xx int
+E009  the session-expired and invalid-claim status codes are equal
+E010  ``API_BASE_PATH`` is not a path
+E011  ``API_DOMAIN`` is not an origin
+E012  ``USER_GETTER`` is not an import string
+E013  a token lifetime is not positive
+E014  ``ACCESS_TOKEN_LIFETIME`` >= ``REFRESH_TOKEN_LIFETIME``
+E015  ``LEEWAY`` negative, or not shorter than the access-token lifetime
+E016  ``SIGNING_KEY_ROTATION_INTERVAL`` is not positive
+E017  ``COOKIE_SAMESITE`` is not one of its choices
+E018  ``SameSite=None`` without ``Secure``
+E019  ``BLACKLIST_CACHE`` names an unknown cache alias
+E020  blacklisting served by a per-process cache (revocations don't reach other processes)
+E021  ``STATIC_SIGNING_KEY`` is not a string
+E022  ``STATIC_SIGNING_KEY`` does not fit ``SIGNING_ALGORITHM``
+E023  ``DATABASE_RETRIES`` is not a non-negative int
+E024  ``COOKIE_DOMAIN`` is not None or a string
+E025  ``ANTI_CSRF='NONE'`` with ``SameSite=None`` (cross-site requests carry the cookies)
+E026  ``BLACKLIST_CACHE`` is not None or a string
+E027  ``USER_GETTER`` cannot be imported, or is not callable
+E028  ``BLACKLIST_CACHE_TIMEOUT`` is not positive
+W001  ``ACCESS_TOKEN_LIFETIME`` over a day
+W002  ``COOKIE_SECURE`` off outside ``DEBUG``
+W003  ``BLACKLIST_CACHE`` set while ``BLACKLISTING`` is off
+W004  ``SIGNING_KEY_ROTATION_INTERVAL`` shorter than twice the access-token lifetime
+W005  blacklisting served by ``DummyCache`` (stores nothing: every check queries the database)
+====  =========================================================================================
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS, st_settings
 
+_ID = "supertokens_django.{}{:03d}"
 _BOOLS = ("COOKIE_SECURE", "BLACKLISTING", "REVOKE_SESSIONS_ON_PASSWORD_CHANGE")
 _DURATIONS = (
     "ACCESS_TOKEN_LIFETIME",
@@ -19,14 +66,21 @@ _DURATIONS = (
     "BLACKLIST_CACHE_TIMEOUT",
 )
 _POSITIVE_INTS = ("MAX_JWT_PAYLOAD_BYTES", "MAX_SESSION_DATA_BYTES")
-_PER_PROCESS_CACHES = (
-    "django.core.cache.backends.dummy.DummyCache",
-    "django.core.cache.backends.locmem.LocMemCache",
-)
+_ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
+# Characters that would end or corrupt a cookie ``Path`` or a URL path.
+_BAD_PATH_CHARS = re.compile(r"[\s?#;,\\]")
 
 
 def _error(msg: str, n: int, hint: str | None = None) -> Error:
-    return Error(msg, hint=hint, id=f"supertokens_django.E{n:03d}")
+    return Error(msg, hint=hint, id=_ID.format("E", n))
+
+
+def _warning(msg: str, n: int, hint: str | None = None) -> Warning:
+    return Warning(msg, hint=hint, id=_ID.format("W", n))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @register(Tags.security, Tags.compatibility)
@@ -35,40 +89,58 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     if not isinstance(raw, dict):
         return [_error("SUPERTOKENS must be a dict.", 1)]
     errors: list[CheckMessage] = []
-    for key in sorted(set(raw) - set(DEFAULTS)):
-        errors.append(
-            _error(f"SUPERTOKENS has an unknown key {key!r}.", 2, "See the README's settings table.")
-        )
-    typed_ok = True
+    for key in sorted(set(raw) - set(DEFAULTS), key=str):
+        close = difflib.get_close_matches(str(key), DEFAULTS, n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "See the README's settings table."
+        errors.append(_error(f"SUPERTOKENS has an unknown key {key!r}.", 2, hint))
+    errors += _check_types()
+    errors += _check_choices()
+    if all(isinstance(st_settings.get(key), timedelta) for key in _DURATIONS):
+        errors += _check_lifetimes()
+    errors += _check_cookies()
+    errors += _check_blacklist()
+    errors += _check_signing_key()
+    errors += _check_user_getter()
+    return errors
+
+
+def _check_types() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
     for key in _DURATIONS:
         if not isinstance(st_settings.get(key), timedelta):
             errors.append(_error(f"SUPERTOKENS[{key!r}] must be a datetime.timedelta.", 3))
-            typed_ok = False
     for key in _BOOLS:
         if not isinstance(st_settings.get(key), bool):
             errors.append(_error(f"SUPERTOKENS[{key!r}] must be True or False.", 4))
     for key in _POSITIVE_INTS:
         value = st_settings.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        if not _is_int(value) or value <= 0:
             errors.append(_error(f"SUPERTOKENS[{key!r}] must be a positive integer.", 5))
-    errors += _check_choices()
-    if typed_ok:
-        errors += _check_lifetimes()
-    errors += _check_cookies()
-    errors += _check_blacklist()
-    errors += _check_signing_key()
+    retries = st_settings.get("DATABASE_RETRIES")
+    if not _is_int(retries) or retries < 0:
+        errors.append(_error("SUPERTOKENS['DATABASE_RETRIES'] must be an integer >= 0.", 23))
+    domain = st_settings.get("COOKIE_DOMAIN")
+    if domain is not None and not isinstance(domain, str):
+        errors.append(_error("SUPERTOKENS['COOKIE_DOMAIN'] must be None or a string.", 24))
     return errors
 
 
 def _check_choices() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     if st_settings.anti_csrf not in ("VIA_CUSTOM_HEADER", "VIA_TOKEN", "NONE"):
-        errors.append(_error("SUPERTOKENS['ANTI_CSRF'] must be VIA_CUSTOM_HEADER, VIA_TOKEN or NONE.", 6))
-    if st_settings.signing_algorithm not in ("RS256", "ES256", "EdDSA", "HS256"):
-        errors.append(_error("SUPERTOKENS['SIGNING_ALGORITHM'] must be RS256, ES256, EdDSA or HS256.", 7))
-    expired, claim = st_settings.get("SESSION_EXPIRED_STATUS_CODE"), st_settings.get("INVALID_CLAIM_STATUS_CODE")
-    if not all(isinstance(c, int) and 400 <= c <= 499 for c in (expired, claim)):
-        errors.append(_error("The session-expired and invalid-claim status codes must be 4xx integers.", 8))
+        errors.append(
+            _error("SUPERTOKENS['ANTI_CSRF'] must be VIA_CUSTOM_HEADER, VIA_TOKEN or NONE.", 6)
+        )
+    if st_settings.signing_algorithm not in _ALGORITHMS:
+        errors.append(
+            _error("SUPERTOKENS['SIGNING_ALGORITHM'] must be RS256, ES256, EdDSA or HS256.", 7)
+        )
+    expired = st_settings.get("SESSION_EXPIRED_STATUS_CODE")
+    claim = st_settings.get("INVALID_CLAIM_STATUS_CODE")
+    if not all(_is_int(c) and 400 <= c <= 499 for c in (expired, claim)):
+        errors.append(
+            _error("The session-expired and invalid-claim status codes must be 4xx integers.", 8)
+        )
     elif expired == claim:
         errors.append(
             _error(
@@ -78,15 +150,49 @@ def _check_choices() -> list[CheckMessage]:
             )
         )
     path = st_settings.get("API_BASE_PATH")
-    if not isinstance(path, str) or not path.startswith("/"):
-        errors.append(_error("SUPERTOKENS['API_BASE_PATH'] must be a path starting with '/'.", 10))
-    domain = st_settings.get("API_DOMAIN")
-    if domain is not None and not (isinstance(domain, str) and domain.startswith(("http://", "https://"))):
-        errors.append(_error("SUPERTOKENS['API_DOMAIN'] must be None or an origin like 'https://api.example.com'.", 11))
+    if not isinstance(path, str) or not path.startswith("/") or _BAD_PATH_CHARS.search(path):
+        errors.append(
+            _error(
+                "SUPERTOKENS['API_BASE_PATH'] must be a path starting with '/'.",
+                10,
+                "It becomes the refresh token's cookie Path: no query, fragment, ';', ',', "
+                "backslash or whitespace. Use '/' for the site root.",
+            )
+        )
+    if not _is_origin(st_settings.get("API_DOMAIN")):
+        errors.append(
+            _error(
+                "SUPERTOKENS['API_DOMAIN'] must be None or an origin like "
+                "'https://api.example.com'.",
+                11,
+                "Scheme and host (and port) only: API_BASE_PATH holds the path.",
+            )
+        )
     getter = st_settings.get("USER_GETTER")
     if getter is not None and not isinstance(getter, str):
         errors.append(_error("SUPERTOKENS['USER_GETTER'] must be an import string.", 12))
     return errors
+
+
+def _is_origin(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and "@" not in parts.netloc
+        and parts.path in ("", "/")
+        and not parts.query
+        and not parts.fragment
+        and not value.endswith(("?", "#"))
+    )
 
 
 def _check_lifetimes() -> list[CheckMessage]:
@@ -95,21 +201,37 @@ def _check_lifetimes() -> list[CheckMessage]:
     if access <= timedelta(0) or refresh <= timedelta(0):
         errors.append(_error("Token lifetimes must be positive.", 13))
     elif access >= refresh:
-        errors.append(_error("ACCESS_TOKEN_LIFETIME must be shorter than REFRESH_TOKEN_LIFETIME.", 14))
+        errors.append(
+            _error("ACCESS_TOKEN_LIFETIME must be shorter than REFRESH_TOKEN_LIFETIME.", 14)
+        )
     elif access > timedelta(days=1):
         errors.append(
-            Warning(
-                "ACCESS_TOKEN_LIFETIME is over a day: revocation without blacklisting takes that long.",
-                id="supertokens_django.W001",
+            _warning(
+                "ACCESS_TOKEN_LIFETIME is over a day: without blacklisting, a revoked session's "
+                "access token keeps working that long.",
+                1,
             )
         )
     leeway = st_settings.leeway
-    if leeway < timedelta(0) or leeway >= access:
-        errors.append(_error("LEEWAY must be at least zero and shorter than ACCESS_TOKEN_LIFETIME.", 15))
-    if st_settings.signing_key_rotation_interval < 2 * access:
+    if access > timedelta(0) and (leeway < timedelta(0) or leeway >= access):
         errors.append(
-            _error("SIGNING_KEY_ROTATION_INTERVAL must be at least twice ACCESS_TOKEN_LIFETIME.", 16)
+            _error("LEEWAY must be at least zero and shorter than ACCESS_TOKEN_LIFETIME.", 15)
         )
+    interval = st_settings.signing_key_rotation_interval
+    if interval <= timedelta(0):
+        # A key whose signing window is empty: every signature would create another key.
+        errors.append(_error("SIGNING_KEY_ROTATION_INTERVAL must be positive.", 16))
+    elif interval < 2 * access:
+        errors.append(
+            _warning(
+                "SIGNING_KEY_ROTATION_INTERVAL is shorter than twice ACCESS_TOKEN_LIFETIME.",
+                4,
+                "Each key keeps verifying for twice the access-token lifetime after it stops "
+                "signing, so the JWKS would carry several keys at once.",
+            )
+        )
+    if st_settings.blacklist_cache_timeout <= timedelta(0):
+        errors.append(_error("BLACKLIST_CACHE_TIMEOUT must be positive.", 28))
     return errors
 
 
@@ -117,62 +239,122 @@ def _check_cookies() -> list[CheckMessage]:
     samesite = st_settings.get("COOKIE_SAMESITE")
     if samesite not in ("Lax", "Strict", "None"):
         return [_error("SUPERTOKENS['COOKIE_SAMESITE'] must be 'Lax', 'Strict' or 'None'.", 17)]
+    errors: list[CheckMessage] = []
     if samesite == "None" and not st_settings.cookie_secure:
-        return [
+        errors.append(
             _error(
                 "COOKIE_SAMESITE='None' requires COOKIE_SECURE=True.",
                 18,
                 "Browsers drop SameSite=None cookies that are not Secure.",
             )
-        ]
-    if not st_settings.cookie_secure and not settings.DEBUG:
-        return [
-            Warning(
-                "SUPERTOKENS['COOKIE_SECURE'] is off outside DEBUG: tokens travel over plain HTTP.",
-                id="supertokens_django.W002",
+        )
+    if samesite == "None" and st_settings.anti_csrf == "NONE":
+        errors.append(
+            _error(
+                "COOKIE_SAMESITE='None' with ANTI_CSRF='NONE' lets any site send authenticated "
+                "requests (CSRF).",
+                25,
+                "Use ANTI_CSRF='VIA_CUSTOM_HEADER' (or 'VIA_TOKEN'), or SameSite 'Lax'.",
             )
-        ]
-    return []
+        )
+    if not st_settings.cookie_secure and samesite != "None" and not settings.DEBUG:
+        errors.append(
+            _warning(
+                "SUPERTOKENS['COOKIE_SECURE'] is off outside DEBUG: tokens travel over plain HTTP.",
+                2,
+            )
+        )
+    return errors
 
 
 def _check_blacklist() -> list[CheckMessage]:
     alias = st_settings.get("BLACKLIST_CACHE")
     if alias is None:
         return []
+    if not isinstance(alias, str):
+        return [_error("SUPERTOKENS['BLACKLIST_CACHE'] must be None or a CACHES alias.", 26)]
     caches = getattr(settings, "CACHES", {})
     if alias not in caches:
-        return [_error(f"SUPERTOKENS['BLACKLIST_CACHE'] names the unknown cache alias {alias!r}.", 19)]
-    backend = caches[alias].get("BACKEND", "")
-    if backend in _PER_PROCESS_CACHES:
+        # Even with BLACKLISTING off every revocation writes to this cache, and would fail.
+        return [
+            _error(f"SUPERTOKENS['BLACKLIST_CACHE'] names the unknown cache alias {alias!r}.", 19)
+        ]
+    if st_settings.get("BLACKLISTING") is not True:
+        return [_warning("BLACKLIST_CACHE is set but BLACKLISTING is off.", 3)]
+    backend = _backend_class(caches[alias].get("BACKEND", ""))
+    if backend is None:
+        return []  # an unimportable backend is reported by Django itself on first use
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if issubclass(backend, LocMemCache):
         return [
             _error(
-                f"The blacklist cache {alias!r} uses {backend.rsplit('.', 1)[-1]}, which other "
-                "processes cannot see: a revocation would not reach them.",
+                f"The blacklist cache {alias!r} is a LocMemCache, which other processes cannot "
+                "see: a session revoked in one process stays accepted in the others.",
                 20,
                 "Use a shared cache (Redis, Memcached, database) or leave BLACKLIST_CACHE unset.",
             )
         ]
-    if not st_settings.blacklisting:
-        return [Warning("BLACKLIST_CACHE is set but BLACKLISTING is off.", id="supertokens_django.W003")]
+    if issubclass(backend, DummyCache):
+        return [
+            _warning(
+                f"The blacklist cache {alias!r} is a DummyCache: it stores nothing, so every "
+                "check queries the database anyway.",
+                5,
+                "Leave BLACKLIST_CACHE unset, or point it at a shared cache.",
+            )
+        ]
     return []
+
+
+def _backend_class(path: Any) -> type | None:
+    try:
+        backend = import_string(path)
+    except (ImportError, TypeError, ValueError):
+        return None
+    return backend if isinstance(backend, type) else None
 
 
 def _check_signing_key() -> list[CheckMessage]:
     value = st_settings.get("STATIC_SIGNING_KEY")
-    if value is None:
+    algorithm = st_settings.signing_algorithm
+    if value is None or algorithm not in _ALGORITHMS:  # a bad algorithm is E007 already
         return []
-    from .keys import load_static_key
-
     if not isinstance(value, str):
         return [_error("SUPERTOKENS['STATIC_SIGNING_KEY'] must be a PEM string or a secret.", 21)]
-    try:
-        load_static_key(st_settings.signing_algorithm, value)
-    except (ValueError, TypeError) as exc:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from .keys import load_static_key
+
+    def mismatch(reason: str) -> list[CheckMessage]:
         return [
             _error(
                 f"SUPERTOKENS['STATIC_SIGNING_KEY'] does not fit SIGNING_ALGORITHM "
-                f"{st_settings.signing_algorithm!r}: {exc}",
+                f"{algorithm!r}: {reason}",
                 22,
             )
         ]
+
+    if algorithm == "HS256" and "-----BEGIN" in value:
+        # An HMAC secret that is a PEM is most likely the public key of an asymmetric pair:
+        # anybody who has that public key could then sign tokens.
+        return mismatch("HS256 needs a random secret, not a PEM key")
+    try:
+        load_static_key(algorithm, value)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        return mismatch(str(exc))
+    return []
+
+
+def _check_user_getter() -> list[CheckMessage]:
+    path = st_settings.get("USER_GETTER")
+    if not isinstance(path, str):
+        return []  # None, or E012
+    try:
+        getter = import_string(path)
+    except ImportError as exc:
+        return [_error(f"SUPERTOKENS['USER_GETTER'] cannot be imported: {exc}", 27)]
+    if not callable(getter):
+        return [_error(f"SUPERTOKENS['USER_GETTER'] {path!r} is not callable.", 27)]
     return []

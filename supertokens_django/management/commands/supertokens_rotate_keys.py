@@ -1,0 +1,79 @@
+"""``manage.py supertokens_rotate_keys``: make sure a signing key is current, or rotate now.
+
+Without options this does what the first signature of a process would do: create the first key
+if there is none, and publish the successor once the current key is within its announce period
+(see :mod:`supertokens_django.keys`). Running it from cron, more often than that period, means
+the successor is always published in the JWKS before any worker signs with it.
+
+``--force`` creates a key that signs from now on. The previous key is not withdrawn: it keeps
+verifying until its ``verifies_until``, and workers that have it cached may keep signing with it
+until they reload (at the latest when it nears the end of its signing window).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from supertokens_django import engine
+from supertokens_django.conf import st_settings
+from supertokens_django.exceptions import ServiceUnavailable
+from supertokens_django.keys import announce_period, keyring
+from supertokens_django.models import SigningKey
+
+
+class Command(BaseCommand):
+    help = (
+        "Ensure a current signing key exists and its successor is announced in time; "
+        "--force rotates now. Prints the current key id and algorithm."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Create a new key that signs from now on (the old one keeps verifying).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = engine._now()
+        try:
+            if st_settings.static_signing_key:
+                material = keyring.signing_material(now)
+                self.stdout.write(
+                    f"STATIC_SIGNING_KEY is set: nothing to rotate. Current key {material.kid} "
+                    f"({material.algorithm})."
+                )
+                return
+            signer = keyring.ensure_keys(now, force=options["force"])
+            successor = (
+                SigningKey.objects.filter(
+                    algorithm=signer.algorithm,
+                    generation__gt=signer.generation,
+                    verifies_until__gt=now,
+                )
+                .order_by("generation")
+                .first()
+            )
+        except ServiceUnavailable as exc:
+            raise CommandError(f"The database is unavailable: {exc.__cause__ or exc}") from exc
+        except (ImproperlyConfigured, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"Current signing key {signer.kid} ({signer.algorithm}), signs until "
+            f"{signer.signs_until.isoformat(timespec='seconds')}."
+        )
+        if successor is not None:
+            self.stdout.write(
+                f"Next key {successor.kid} is published and signs from "
+                f"{successor.signs_from.isoformat(timespec='seconds')}."
+            )
+        else:
+            announce = signer.signs_until - announce_period(
+                st_settings.signing_key_rotation_interval
+            )
+            self.stdout.write(
+                f"The next key will be published from {announce.isoformat(timespec='seconds')}."
+            )
