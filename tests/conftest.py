@@ -1,0 +1,142 @@
+"""Generic fixtures for the whole suite: external services, users, Hypothesis profiles.
+
+Fixtures that belong to one module's tests live in that test module; shared factories
+for the package's own objects go in the marked section at the end of this file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+from django.core.cache import BaseCache, caches
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+
+from tests.services import is_redis_cache
+from tests.services import require_service as _require_service
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from pytest_django import Settings
+
+    from supertokens_django.keys import KeyRing
+
+# Database-backed properties are slow on a 2-core CI machine: no per-example deadline.
+# Choose a profile with `pytest --hypothesis-profile=NAME` (`make fuzz` uses "fuzz").
+hypothesis_settings.register_profile(
+    "dev", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "ci", parent=hypothesis_settings.get_profile("dev"), print_blob=True
+)
+hypothesis_settings.register_profile(
+    "fuzz", parent=hypothesis_settings.get_profile("dev"), max_examples=5_000
+)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.e2e` needs chromium; `@pytest.mark.services("redis", ...)` names its own."""
+    if item.get_closest_marker("e2e") is not None:
+        _require_service("chromium")
+    for marker in item.iter_markers("services"):
+        for name in marker.args:
+            _require_service(name)
+
+
+@pytest.fixture
+def require_service() -> Callable[[str], None]:
+    """The skip-or-fail check, for tests that decide at run time which service they need."""
+    return _require_service
+
+
+@pytest.fixture
+def redis_cache(settings: Settings) -> Iterator[BaseCache]:
+    """The "blacklist" cache alias backed by a real, empty Redis database.
+
+    Under SUPERTOKENS_TEST_CACHE=redis the alias already is Redis; otherwise it is pointed
+    at Redis for this test only.
+    """
+    _require_service("redis")
+    if not is_redis_cache("blacklist"):
+        from tests.settings import REDIS_URL
+
+        settings.CACHES = {
+            **settings.CACHES,
+            "blacklist": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": REDIS_URL,
+            },
+        }
+    cache = caches["blacklist"]
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def user(django_user_model: type[User]) -> User:
+    alice: User = django_user_model.objects.create_user(username="alice", password="alice-password")
+    return alice
+
+
+@pytest.fixture
+def other_user(django_user_model: type[User]) -> User:
+    bob: User = django_user_model.objects.create_user(username="bob", password="bob-password")
+    return bob
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared fixtures for the package's own objects (sessions, signing keys, clients) go below.
+# ---------------------------------------------------------------------------------------------
+
+
+class Clock:
+    """The engine's clock (``engine._now``), moved by hand: tests never read the wall clock."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Freeze the engine's clock at the current time; ``clock.advance(...)`` moves it."""
+    from django.utils import timezone
+
+    from supertokens_django import engine
+
+    frozen = Clock(timezone.now().replace(microsecond=0))
+    monkeypatch.setattr(engine, "_now", frozen)
+    return frozen
+
+
+@pytest.fixture
+def keyring() -> Iterator[KeyRing]:
+    """The process-wide key ring, emptied before and after the test.
+
+    Signing keys live in the database, which is rolled back between tests; a key ring that
+    kept its keys would sign with keys that no longer exist.
+    """
+    from supertokens_django.keys import keyring as ring
+
+    ring.reset()
+    yield ring
+    ring.reset()
+
+
+@pytest.fixture
+def warm_keyring(keyring: KeyRing, clock: Clock) -> KeyRing:
+    """A key ring that has its signing key loaded: signing and verifying cost no query."""
+    keyring.signing_material(clock.now)
+    return keyring
