@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "REVOKE_SESSIONS_ON_PASSWORD_CHANGE": True,
     "USER_GETTER": None,
     "DATABASE_RETRIES": 3,
+    # DRF: "auto" (the Django user, else a TokenUser), "django" (must exist) or "token".
+    "DRF_USER": "auto",
 }
 
 
@@ -135,6 +137,10 @@ class SuperTokensSettings:
     @property
     def user_getter(self) -> str | None:
         return self.get("USER_GETTER")  # type: ignore[no-any-return]
+
+    @property
+    def drf_user(self) -> str:
+        return str(self.get("DRF_USER"))
 
     @property
     def database_retries(self) -> int:
