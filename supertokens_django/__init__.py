@@ -51,7 +51,41 @@ _EXPORTS = {
     "InvalidSessionData": "exceptions",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "InvalidClaim",
+    "InvalidSessionData",
+    "RequestMeta",
+    "ServiceUnavailable",
+    "Session",
+    "SessionTokens",
+    "SuperTokensError",
+    "TokenTheftDetected",
+    "TryRefreshToken",
+    "Unauthorised",
+    "acreate_new_session",
+    "aget_all_session_handles_for_user",
+    "aget_jwt_payload",
+    "aget_session",
+    "aget_session_data",
+    "arefresh_session",
+    "arevoke_all_sessions_for_user",
+    "arevoke_multiple_sessions",
+    "arevoke_session",
+    "aupdate_jwt_payload",
+    "aupdate_session_data",
+    "create_new_session",
+    "get_all_session_handles_for_user",
+    "get_jwt_payload",
+    "get_session",
+    "get_session_data",
+    "refresh_session",
+    "revoke_all_sessions_for_user",
+    "revoke_multiple_sessions",
+    "revoke_session",
+    "update_jwt_payload",
+    "update_session_data",
+    "verify_session",
+]
 
 
 def __getattr__(name: str) -> Any:
