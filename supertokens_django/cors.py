@@ -7,6 +7,8 @@
     CORS_ALLOW_CREDENTIALS = True
     CORS_ALLOW_HEADERS = [*default_headers, *cors_allow_headers()]
     CORS_EXPOSE_HEADERS = cors_expose_headers()
+
+Each call returns a new list, so a project may extend it freely.
 """
 
 from __future__ import annotations

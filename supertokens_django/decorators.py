@@ -7,26 +7,19 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
 from . import transport
 from .exceptions import SuperTokensError
-from .requests import aget_session, get_session
+from .requests import aget_session, get_session, require_middleware
 from .session import Session
 
 V = TypeVar("V", bound=Callable[..., Any])
-MIDDLEWARE_PATH = "supertokens_django.middleware.SuperTokensMiddleware"
 
 
 def _require_middleware(request: HttpRequest) -> None:
-    if transport.state_of(request) is None:
-        raise ImproperlyConfigured(
-            "The verify_session decorator requires the SuperTokens middleware. Edit your MIDDLEWARE"
-            f" setting to insert '{MIDDLEWARE_PATH}' after "
-            "'django.contrib.auth.middleware.AuthenticationMiddleware'."
-        )
+    require_middleware(request, "The verify_session decorator")
 
 
 def _bind_user(request: HttpRequest, session: Session | None) -> None:
@@ -39,7 +32,7 @@ def _bind_user(request: HttpRequest, session: Session | None) -> None:
     async def auser() -> Any:
         return await session.aget_user() or AnonymousUser()
 
-    request.auser = auser  # type: ignore[attr-defined]
+    request.auser = auser
 
 
 def _request_of(args: tuple[Any, ...]) -> HttpRequest:
@@ -60,6 +53,13 @@ def verify_session(
     session_required: bool = True,
     check_database: bool = False,
 ) -> Callable[[V], V]: ...
+@overload
+def verify_session(
+    *,
+    anti_csrf_check: bool | None = None,
+    session_required: bool = True,
+    check_database: bool = False,
+) -> Callable[[V], V]: ...
 def verify_session(
     view: Any = None,
     /,
@@ -77,11 +77,22 @@ def verify_session(
     """
     if isinstance(view, bool):  # the seed's positional form: @verify_session(True)
         anti_csrf_check, view = view, None
-    options = {
-        "session_required": session_required,
-        "anti_csrf_check": anti_csrf_check,
-        "check_database": check_database,
-    }
+
+    def verify(request: HttpRequest) -> Session | None:
+        return get_session(
+            request,
+            session_required=session_required,
+            anti_csrf_check=anti_csrf_check,
+            check_database=check_database,
+        )
+
+    async def averify(request: HttpRequest) -> Session | None:
+        return await aget_session(
+            request,
+            session_required=session_required,
+            anti_csrf_check=anti_csrf_check,
+            check_database=check_database,
+        )
 
     def decorator(fn: V) -> V:
         if iscoroutinefunction(fn):
@@ -91,7 +102,7 @@ def verify_session(
                 request = _request_of(args)
                 _require_middleware(request)
                 try:
-                    session = await aget_session(request, **options)
+                    session = await averify(request)
                 except SuperTokensError as exc:
                     return transport.error_response(request, exc)
                 _bind_user(request, session)
@@ -105,7 +116,7 @@ def verify_session(
                 request = _request_of(args)
                 _require_middleware(request)
                 try:
-                    session = get_session(request, **options)
+                    session = verify(request)
                 except SuperTokensError as exc:
                     return transport.error_response(request, exc)
                 _bind_user(request, session)

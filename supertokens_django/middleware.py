@@ -3,8 +3,10 @@ library errors into the responses of PROTOCOL.md §5."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from django.core.exceptions import SynchronousOnlyOperation
 from django.http import HttpRequest, HttpResponse
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.functional import SimpleLazyObject
@@ -20,13 +22,20 @@ class SuperTokensMiddleware(MiddlewareMixin):
     async_capable = True
 
     def process_request(self, request: HttpRequest) -> None:
-        transport.ensure_state(request)
+        transport.ensure_state(request, managed=True)
 
         def load() -> Any:
             from .requests import get_session
 
             # Only reached when a view reads ``request.supertokens`` without the decorator:
             # an absent session is ``None``; a bad one raises, and process_exception answers.
+            if _in_event_loop():
+                # Verification may need the database (a promotion, a key reload), which an
+                # async view cannot do synchronously: fail every time, not only after a refresh.
+                raise SynchronousOnlyOperation(
+                    "request.supertokens cannot be loaded lazily in an async view: decorate the"
+                    " view with @verify_session, or call 'await aget_session(request)' first."
+                )
             return get_session(request, session_required=False)
 
         request.supertokens = SimpleLazyObject(load)  # type: ignore[attr-defined]
@@ -38,3 +47,11 @@ class SuperTokensMiddleware(MiddlewareMixin):
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         return transport.finalize(request, response)
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

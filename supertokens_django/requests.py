@@ -6,6 +6,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import user_logged_in
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models as dj_models
 from django.http import HttpRequest
 
@@ -23,6 +24,22 @@ def request_meta(request: HttpRequest) -> engine.RequestMeta:
     return engine.RequestMeta(ip_address=ip, user_agent=agent[:512])
 
 
+MIDDLEWARE_PATH = "supertokens_django.middleware.SuperTokensMiddleware"
+
+
+def require_middleware(request: HttpRequest, what: str) -> transport.RequestState:
+    """The request's state, if the middleware will write it onto the response; else fail loudly
+    (a session whose tokens never reach the client is a bug nobody would notice)."""
+    state = transport.state_of(request)
+    if state is None or not state.managed:
+        raise ImproperlyConfigured(
+            f"{what} requires the SuperTokens middleware. Edit your MIDDLEWARE setting to insert"
+            f" '{MIDDLEWARE_PATH}' after"
+            " 'django.contrib.auth.middleware.AuthenticationMiddleware'."
+        )
+    return state
+
+
 def _bind(request: HttpRequest, session: Session | None) -> None:
     request.supertokens = session  # type: ignore[attr-defined]
 
@@ -34,7 +51,9 @@ def create_new_session(
     session_data: dict[str, Any] | None = None,
 ) -> Session:
     """Start a session for ``user`` (a user id or a Django user); the response carries the
-    tokens in the mode the request asks for (``st-auth-mode``; header mode when it names none)."""
+    tokens in the mode the request asks for (``st-auth-mode``; header mode when it names none),
+    and clears tokens the request carried in the other mode."""
+    state = require_middleware(request, "create_new_session()")
     tokens = engine.create_session(
         user,
         jwt_payload=jwt_payload,
@@ -43,10 +62,10 @@ def create_new_session(
         meta=request_meta(request),
         request=request,
     )
-    state = transport.ensure_state(request)
-    state.issued, state.session, state.verified = tokens, tokens.session, True
-    state.mode = transport.requested_mode(request)
-    state.clear_other = None
+    mode = transport.requested_mode(request)
+    other: transport.Mode = "header" if mode == "cookie" else "cookie"
+    state.issued, state.session, state.verified, state.mode = tokens, tokens.session, True, mode
+    state.clear_other = other if transport.has_tokens_in(request, other) else None
     _bind(request, tokens.session)
     if isinstance(user, dj_models.Model):
         request.user = user  # type: ignore[assignment]
@@ -67,8 +86,18 @@ def get_session(
     :class:`Unauthorised` (missing when required; revoked).
     """
     state = transport.ensure_state(request)
-    if state.verified and not check_database and state.issued is None:
-        if state.session is not None or not session_required:
+    if state.issued is not None:
+        # Created or refreshed on this request: that session is the request's session now, and
+        # the tokens the request arrived with are superseded.
+        return state.session
+    if state.verified and not check_database:
+        # Reuse an earlier verification of this request unless this call asks for more.
+        if state.session is None and not session_required:
+            return None
+        if state.session is not None and (
+            state.csrf_checked
+            or not transport.anti_csrf_required(request, state.mode, anti_csrf_check)
+        ):
             return state.session
     if transport.has_legacy_cookie(request):
         raise TryRefreshToken("legacy sIdRefreshToken cookie present")
@@ -95,6 +124,7 @@ def get_session(
         issuer=transport.issuer_for(request),
     )
     state.session, state.verified, state.mode = session, True, mode
+    state.csrf_checked = check_csrf
     _bind(request, session)
     return session
 
@@ -102,7 +132,7 @@ def get_session(
 def refresh_session(request: HttpRequest) -> Session:
     """Rotate the request's refresh token (PROTOCOL.md §8); the response carries new tokens in
     the mode the refresh token came in, clearing tokens of the other mode."""
-    state = transport.ensure_state(request)
+    state = require_middleware(request, "refresh_session()")
     found = transport.read_refresh_token(request)
     if found is None:
         raise Unauthorised("no refresh token")

@@ -7,15 +7,19 @@ the error table of §5. It is one of the two places (with ``drf``) where errors 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.cookie import parse_cookie
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from .conf import st_settings
 from .exceptions import (
@@ -25,13 +29,14 @@ from .exceptions import (
     TokenTheftDetected,
     TryRefreshToken,
 )
-from .tokens import AccessToken, front_token
+from .tokens import MAX_ACCESS_TOKEN_LENGTH, AccessToken, front_token, parse_refresh_token
 
 if TYPE_CHECKING:
     from .engine import SessionTokens
     from .session import Session
 
 Mode = Literal["cookie", "header"]
+SameSite = Literal["Lax", "Strict", "None"]
 logger = logging.getLogger("supertokens_django.transport")
 
 ACCESS_COOKIE = "sAccessToken"
@@ -44,7 +49,14 @@ REFRESH_HEADER = "st-refresh-token"
 #: Headers the SDK must be able to read cross-origin (PROTOCOL.md §10).
 EXPOSED_HEADERS = (FRONT_TOKEN, ANTI_CSRF, ACCESS_HEADER, REFRESH_HEADER)
 #: Request headers the SDK sends, to allow in CORS preflights.
-ALLOWED_HEADERS = ("content-type", "rid", "fdi-version", "anti-csrf", "authorization", "st-auth-mode")
+ALLOWED_HEADERS = (
+    "content-type",
+    "rid",
+    "fdi-version",
+    "anti-csrf",
+    "authorization",
+    "st-auth-mode",
+)
 SAFE_METHODS = frozenset({"GET", "OPTIONS", "TRACE"})
 _JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
 _REFRESH_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z")
@@ -67,6 +79,13 @@ class RequestState:
     issued: SessionTokens | None = None
     #: Tokens of the *other* mode that came with a refresh and must be cleared.
     clear_other: Mode | None = None
+    #: Whether the verification that produced ``session`` ran the anti-CSRF check.
+    csrf_checked: bool = False
+    #: Set by the middleware (or an endpoint): someone will write the queued changes.
+    managed: bool = False
+    #: The session turned out to be over (e.g. an error answered by DRF's exception handler):
+    #: the response clears the client's tokens.
+    clear_tokens: bool = False
     written: bool = field(default=False)
 
 
@@ -74,15 +93,30 @@ def state_of(request: HttpRequest) -> RequestState | None:
     return getattr(request, "_supertokens_state", None)
 
 
-def ensure_state(request: HttpRequest) -> RequestState:
+def ensure_state(request: HttpRequest, *, managed: bool = False) -> RequestState:
     state = state_of(request)
     if state is None:
         state = RequestState()
         request._supertokens_state = state  # type: ignore[attr-defined]
+    state.managed = state.managed or managed
     return state
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def _cookies(request: HttpRequest) -> dict[str, str]:
+    """``request.COOKIES``, robust to split ``Cookie`` headers joined with ``","``.
+
+    HTTP/2 browsers send one ``Cookie`` header per cookie; Django's ``ASGIRequest`` (before
+    ticket #36399) joins repeated headers with ``","``, which ``parse_cookie`` does not split,
+    so ``sAccessToken`` would read as ``"<token>,other=..."`` and every call would be "try
+    refresh token". RFC 6265 cookie values contain no ``","``, and ours never do.
+    """
+    raw = request.META.get("HTTP_COOKIE", "")
+    if "," not in raw:
+        return request.COOKIES
+    return {**request.COOKIES, **parse_cookie(raw.replace(",", ";"))}
 
 
 def _bearer(request: HttpRequest) -> str | None:
@@ -99,36 +133,84 @@ def requested_mode(request: HttpRequest) -> Mode:
     return "cookie" if request.headers.get("st-auth-mode", "").lower() == "cookie" else "header"
 
 
+def _b64json(part: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def looks_like_access_token(value: str) -> bool:
+    """Whether ``value`` has the structure of one of our access tokens: a JWT whose header names
+    a ``kid`` and whose (unverified) claims carry our session claims.
+
+    Cheap (no signature, no database); the full verification comes later and decides. A JWT of
+    another issuer, or an opaque API key, fails this and is ignored (PROTOCOL.md §2).
+    """
+    if len(value) > MAX_ACCESS_TOKEN_LENGTH or not _JWT_SHAPE.match(value):
+        return False
+    header, claims, _signature = value.split(".")
+    try:
+        header_json, claims_json = _b64json(header), _b64json(claims)
+    except (ValueError, binascii.Error, RecursionError):  # UnicodeDecodeError is a ValueError
+        return False
+    return (
+        isinstance(header_json, dict)
+        and isinstance(header_json.get("kid"), str)
+        and isinstance(claims_json, dict)
+        and all(
+            isinstance(claims_json.get(c), str)
+            for c in ("sub", "sessionHandle", "refreshTokenHash1")
+        )
+    )
+
+
+def _is_our_refresh_token(value: str) -> bool:
+    from .keys import server_secrets
+
+    if not _REFRESH_SHAPE.match(value):
+        return False
+    try:
+        parse_refresh_token(value, secrets_=server_secrets())
+    except SuperTokensError:
+        return False
+    return True
+
+
 def read_access_token(request: HttpRequest) -> tuple[str, Mode] | None:
-    """A Bearer value shaped like one of our JWTs wins over the cookie; other Bearer values are
-    ignored so that other authentication schemes can coexist (PROTOCOL.md §2)."""
+    """A Bearer value that has the structure of one of our access tokens wins over the cookie;
+    other Bearer values are ignored so that other authentication schemes can coexist
+    (PROTOCOL.md §2). A cookie is always ours: a damaged one gets "try refresh token"."""
     bearer = _bearer(request)
-    if bearer and _JWT_SHAPE.match(bearer):
+    if bearer and looks_like_access_token(bearer):
         return bearer, "header"
-    cookie = request.COOKIES.get(ACCESS_COOKIE)
+    cookie = _cookies(request).get(ACCESS_COOKIE)
     if cookie:
         return cookie, "cookie"
     return None
 
 
 def read_refresh_token(request: HttpRequest) -> tuple[str, Mode] | None:
+    """The refresh token and the mode it came in. A Bearer value is preferred when it is one of
+    ours (its MAC verifies: no database); a foreign one loses to a refresh cookie, so that an
+    unrelated ``Authorization`` header cannot sign a cookie session out."""
     bearer = _bearer(request)
-    if bearer and _REFRESH_SHAPE.match(bearer):
+    cookie = _cookies(request).get(REFRESH_COOKIE)
+    if bearer and _REFRESH_SHAPE.match(bearer) and (not cookie or _is_our_refresh_token(bearer)):
         return bearer, "header"
-    cookie = request.COOKIES.get(REFRESH_COOKIE)
     if cookie:
         return cookie, "cookie"
     return None
 
 
 def has_legacy_cookie(request: HttpRequest) -> bool:
-    return LEGACY_COOKIE in request.COOKIES
+    return LEGACY_COOKIE in _cookies(request)
 
 
 def has_tokens_in(request: HttpRequest, mode: Mode) -> bool:
+    """Whether the request carries tokens of ours in ``mode`` (which a new session clears)."""
     if mode == "cookie":
-        return ACCESS_COOKIE in request.COOKIES or REFRESH_COOKIE in request.COOKIES
-    return _bearer(request) is not None
+        cookies = _cookies(request)
+        return ACCESS_COOKIE in cookies or REFRESH_COOKIE in cookies
+    bearer = _bearer(request)
+    return bearer is not None and (looks_like_access_token(bearer) or _is_our_refresh_token(bearer))
 
 
 def anti_csrf_required(request: HttpRequest, mode: Mode, anti_csrf_check: bool | None) -> bool:
@@ -163,7 +245,14 @@ def _expose(response: HttpResponse, *names: str) -> None:
     response["Access-Control-Expose-Headers"] = ", ".join(merged)
 
 
-def _set_cookie(response: HttpResponse, name: str, value: str, expires: datetime, path: str) -> None:
+def _samesite() -> SameSite:
+    # Validated by the system checks; the settings object only knows it is a string.
+    return cast(SameSite, st_settings.cookie_samesite)
+
+
+def _set_cookie(
+    response: HttpResponse, name: str, value: str, expires: datetime, path: str
+) -> None:
     response.set_cookie(
         name,
         value,
@@ -172,7 +261,7 @@ def _set_cookie(response: HttpResponse, name: str, value: str, expires: datetime
         domain=st_settings.cookie_domain,
         secure=st_settings.cookie_secure,
         httponly=True,
-        samesite=st_settings.cookie_samesite,
+        samesite=_samesite(),
     )
 
 
@@ -187,7 +276,7 @@ def _clear_cookie(response: HttpResponse, name: str, path: str) -> None:
         domain=st_settings.cookie_domain,
         secure=st_settings.cookie_secure,
         httponly=True,
-        samesite=st_settings.cookie_samesite,
+        samesite=_samesite(),
     )
 
 
@@ -235,7 +324,7 @@ def clear_mode(response: HttpResponse, mode: Mode) -> None:
 
 
 def clear_session(response: HttpResponse) -> None:
-    """The session is over: clear the tokens in both modes and tell the SDK (``front-token: remove``)."""
+    """The session is over: clear the tokens in both modes, and ``front-token: remove``."""
     clear_mode(response, "cookie")
     clear_mode(response, "header")
     response[FRONT_TOKEN] = "remove"
@@ -252,8 +341,13 @@ def expire_legacy_cookie(response: HttpResponse) -> None:
         domain=st_settings.cookie_domain,
         secure=st_settings.cookie_secure,
         httponly=True,
-        samesite=st_settings.cookie_samesite,
+        samesite=_samesite(),
     )
+
+
+def _no_store(response: HttpResponse) -> None:
+    # Tokens must never be served from a shared (or the browser's) cache to someone else.
+    patch_cache_control(response, no_store=True, private=True)
 
 
 def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -269,22 +363,19 @@ def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if response.status_code >= 500:
         return response
     session = state.session
-    if session is not None and session.revoked:
+    if state.clear_tokens or (session is not None and session.revoked):
         clear_session(response)
     elif state.issued is not None:
         issued = state.issued
         if session is not None and session.new_access_token is not None:
-            issued = _replace_access(issued, session.new_access_token)
+            issued = replace(issued, access_token=session.new_access_token)
         write_session_tokens(response, issued, state.mode, clear_other=state.clear_other)
     elif session is not None and session.new_access_token is not None:
         write_access_token(response, session.new_access_token, state.mode)
+    else:
+        return response
+    _no_store(response)
     return response
-
-
-def _replace_access(issued: SessionTokens, access: AccessToken) -> SessionTokens:
-    from dataclasses import replace
-
-    return replace(issued, access_token=access)
 
 
 # --------------------------------------------------------------------------- errors
@@ -315,7 +406,6 @@ def error_response(request: HttpRequest | None, exc: SuperTokensError) -> HttpRe
         state = state_of(request)
         if state is not None:
             state.written = True  # nothing queued may follow an error
-        if has_legacy_cookie(request) and request.path == refresh_path():
-            expire_legacy_cookie(response)
-    response["Cache-Control"] = "no-store"
+        patch_vary_headers(response, ("Cookie",))
+    _no_store(response)
     return response

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib.auth import user_logged_out
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -11,12 +10,14 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from . import transport
-from .exceptions import SuperTokensError
+from .exceptions import SuperTokensError, Unauthorised
 from .keys import keyring
 from .requests import get_session, refresh_session
 
 
-def _allow(methods: tuple[str, ...], view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+def _allow(
+    methods: tuple[str, ...], view: Callable[[HttpRequest], HttpResponse]
+) -> Callable[[HttpRequest], HttpResponse]:
     """Answer OPTIONS (CORS preflight) and refuse other methods with a JSON 405."""
 
     def wrapper(request: HttpRequest) -> HttpResponse:
@@ -25,7 +26,8 @@ def _allow(methods: tuple[str, ...], view: Callable[[HttpRequest], HttpResponse]
         elif request.method not in methods:
             response = JsonResponse({"message": "method not allowed"}, status=405)
         else:
-            transport.ensure_state(request)
+            # The endpoints write their own responses, with or without the middleware.
+            transport.ensure_state(request, managed=True)
             try:
                 response = view(request)
             except SuperTokensError as exc:
@@ -41,8 +43,13 @@ def _allow(methods: tuple[str, ...], view: Callable[[HttpRequest], HttpResponse]
 
 def _refresh(request: HttpRequest) -> HttpResponse:
     """``POST {base}/session/refresh``: rotate the refresh token; ``200 {}`` with new tokens."""
-    refresh_session(request)
-    response = JsonResponse({})
+    response: HttpResponse
+    try:
+        refresh_session(request)
+        response = JsonResponse({})
+    except SuperTokensError as exc:
+        response = transport.error_response(request, exc)
+    # Success or not, the 2020 protocol's cookie goes (PROTOCOL.md §3).
     if transport.has_legacy_cookie(request):
         transport.expire_legacy_cookie(response)
     response["Cache-Control"] = "no-store"
@@ -50,8 +57,15 @@ def _refresh(request: HttpRequest) -> HttpResponse:
 
 
 def _signout(request: HttpRequest) -> HttpResponse:
-    """``POST {base}/signout``: revoke the session (if any) and clear the client's tokens."""
-    session = get_session(request, session_required=False)
+    """``POST {base}/signout``: revoke the session (if any) and clear the client's tokens.
+
+    An expired access token is "try refresh token" (the SDK refreshes and signs out again); a
+    session that is already gone is simply signed out.
+    """
+    try:
+        session = get_session(request, session_required=False)
+    except Unauthorised:
+        session = None
     response = JsonResponse({"status": "OK"})
     if session is not None:
         user = session.get_user() if _has_user_signal_receivers() else None
@@ -79,5 +93,3 @@ def _jwks(request: HttpRequest) -> HttpResponse:
 refresh = _allow(("POST",), _refresh)
 signout = _allow(("POST",), _signout)
 jwks = _allow(("GET", "HEAD"), _jwks)
-
-
