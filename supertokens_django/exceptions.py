@@ -60,4 +60,7 @@ class ServiceUnavailable(SuperTokensError):
 
 
 class InvalidSessionData(ValueError):
-    """Session data or a JWT payload that cannot be stored (not a JSON object, too big, protected claim...)."""
+    """Session data or a JWT payload that cannot be stored.
+
+    Not a JSON object, too big, not representable in every database, or a protected claim.
+    """
