@@ -11,7 +11,7 @@ TOX_ARGS ?=
 # PYENV_VERSION; it prints nothing (and changes nothing) where pyenv is absent.
 PYENV_ALL = $(shell scripts/pyenv-versions.sh 2>/dev/null)
 
-.PHONY: help venv system-deps services frontend demo test test-all-dbs lint tox bench fuzz clean
+.PHONY: help venv system-deps services frontend demo test test-all-dbs lint tox bench bench-deps bench-smoke fuzz clean
 
 help:
 	@echo "make demo          run the example project at http://127.0.0.1:8000 (SQLite)"
@@ -67,12 +67,16 @@ lint: venv
 tox: venv
 	$(if $(PYENV_ALL),PYENV_VERSION=$(PYENV_ALL)) $(BIN)/tox $(TOX_ARGS)
 
-bench: venv
-	@if [ -f benchmarks/run.py ]; then \
-		$(BIN)/python benchmarks/run.py; \
-	else \
-		echo "bench: benchmarks/run.py not found, skipping"; \
-	fi
+# The peers (simplejwt, knox, ...) are benchmark-only dependencies, never runtime ones.
+bench-deps: venv system-deps services
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+
+bench: bench-deps
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# A few seconds of every benchmark, so that the suite cannot rot (CI runs it).
+bench-smoke: bench-deps
+	$(BIN)/python benchmarks/run.py --smoke $(BENCH_ARGS)
 
 # The property-based (Hypothesis) tests with many more examples than a normal run.
 fuzz: venv

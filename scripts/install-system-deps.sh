@@ -2,11 +2,12 @@
 # Install the Debian packages the test suite needs, if any are missing:
 #   libmariadb-dev, pkg-config  to build mysqlclient (the MariaDB driver)
 #   chromium                    the browser the e2e tests drive through Playwright
+#   wrk                         the HTTP load generator of the benchmarks (make bench)
 # As root with apt-get this installs them; otherwise it says what is missing and carries on
 # (the affected tests then skip, or fail under SUPERTOKENS_REQUIRE_SERVICES=1).
 set -euo pipefail
 
-packages=(libmariadb-dev pkg-config chromium)
+packages=(libmariadb-dev pkg-config chromium wrk)
 
 missing=()
 for pkg in "${packages[@]}"; do

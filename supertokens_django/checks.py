@@ -34,6 +34,8 @@ E025  ``ANTI_CSRF='NONE'`` with ``SameSite=None`` (cross-site requests carry the
 E026  ``BLACKLIST_CACHE`` is not None or a string
 E027  ``USER_GETTER`` cannot be imported, or is not callable
 E028  ``BLACKLIST_CACHE_TIMEOUT`` is not positive
+E029  ``VERIFIED_TOKEN_CACHE_SIZE`` is not a non-negative int
+E030  ``DRF_USER`` is not "auto", "django" or "token"
 W001  ``ACCESS_TOKEN_LIFETIME`` over a day
 W002  ``COOKIE_SECURE`` off outside ``DEBUG``
 W003  ``BLACKLIST_CACHE`` set while ``BLACKLISTING`` is off
@@ -122,6 +124,13 @@ def _check_types() -> list[CheckMessage]:
     domain = st_settings.get("COOKIE_DOMAIN")
     if domain is not None and not isinstance(domain, str):
         errors.append(_error("SUPERTOKENS['COOKIE_DOMAIN'] must be None or a string.", 24))
+    size = st_settings.get("VERIFIED_TOKEN_CACHE_SIZE")
+    if not _is_int(size) or size < 0:
+        errors.append(
+            _error("SUPERTOKENS['VERIFIED_TOKEN_CACHE_SIZE'] must be an integer >= 0.", 29)
+        )
+    if st_settings.get("DRF_USER") not in ("auto", "django", "token"):
+        errors.append(_error("SUPERTOKENS['DRF_USER'] must be 'auto', 'django' or 'token'.", 30))
     return errors
 
 

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "REVOKE_SESSIONS_ON_PASSWORD_CHANGE": True,
     "USER_GETTER": None,
     "DATABASE_RETRIES": 3,
+    # Per-process cache of access tokens already verified in full (fastpath.py); 0 disables it.
+    "VERIFIED_TOKEN_CACHE_SIZE": 4096,
     # DRF: "auto" (the Django user, else a TokenUser), "django" (must exist) or "token".
     "DRF_USER": "auto",
 }
@@ -141,6 +143,11 @@ class SuperTokensSettings:
     @property
     def drf_user(self) -> str:
         return str(self.get("DRF_USER"))
+
+    @property
+    def verified_token_cache_size(self) -> int:
+        value = self.get("VERIFIED_TOKEN_CACHE_SIZE")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
     @property
     def database_retries(self) -> int:

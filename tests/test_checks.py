@@ -93,6 +93,12 @@ CASES: list[tuple[Any, dict[str, Any], list[str]]] = [
     ({"DATABASE_RETRIES": 0}, {}, []),
     ({"COOKIE_DOMAIN": 5}, {}, ["E024"]),
     ({"COOKIE_DOMAIN": ".example.com"}, {}, []),
+    # E029 / E030: the fast path's size and the DRF user
+    ({"VERIFIED_TOKEN_CACHE_SIZE": -1}, {}, ["E029"]),
+    ({"VERIFIED_TOKEN_CACHE_SIZE": "4096"}, {}, ["E029"]),
+    ({"VERIFIED_TOKEN_CACHE_SIZE": 0}, {}, []),
+    ({"DRF_USER": "anonymous"}, {}, ["E030"]),
+    ({"DRF_USER": "token"}, {}, []),
     # E006 / E007: choices
     ({"ANTI_CSRF": "via_token"}, {}, ["E006"]),
     ({"ANTI_CSRF": "VIA_TOKEN"}, {}, []),

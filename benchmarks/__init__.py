@@ -1,0 +1,1 @@
+"""The benchmark suite (``make bench``): a Django project of its own, and ``run.py``."""

@@ -1,0 +1,20 @@
+"""A URL for every case of the benchmark."""
+
+from django.urls import include, path
+
+from benchmarks import views
+
+urlpatterns = [
+    path("bare/", views.bare),
+    path("ours/", views.ours),
+    path("ours-drf/", views.OursDRFView.as_view()),
+    path("bench/create/", views.create),
+    path("auth/", include("supertokens_django.urls")),
+    path("peer/sessions-db/", views.sessions),
+    path("peer/sessions-cached-db/", views.sessions),
+    path("peer/simplejwt-hs256/", views.SimpleJWTView.as_view()),
+    path("peer/simplejwt-rs256/", views.SimpleJWTRS256View.as_view()),
+    path("peer/simplejwt-stateless/", views.SimpleJWTStatelessView.as_view()),
+    path("peer/knox/", views.KnoxView.as_view()),
+    path("peer/pyjwt-hs256/", views.pyjwt_hs256),
+]
