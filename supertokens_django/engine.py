@@ -5,10 +5,10 @@ tokens from requests and write the results back. PROTOCOL.md §8 is the specific
 with ``H = sha256_hex`` and the database holding only ``H(H(current refresh token))``:
 
 refresh(RT), in one transaction with the session row locked:
-  1. RT's MAC fails, or the row is missing or expired          → ``Unauthorised``
-  2. ``H(H(RT))`` is stored (RT is current)                     → mint a child; row unchanged
-  3. ``H(parent(RT))`` is stored (RT is an unused child)        → promote RT, slide the expiry, mint
-  4. anything else (a superseded token of a live session)       → theft: revoke, ``TokenTheftDetected``
+  1. RT's MAC fails, or the row is missing or expired     → ``Unauthorised``
+  2. ``H(H(RT))`` is stored (RT is current)                → mint a child; row unchanged
+  3. ``H(parent(RT))`` is stored (RT is an unused child)   → promote RT, slide the expiry, mint
+  4. anything else (a superseded token of a live session)  → revoke, ``TokenTheftDetected``
 
 Step 2 leaves the row alone, so a lost response or N parallel refreshes with the same token are
 harmless; the first *use* of a child (its access token, or refreshing with it) promotes it, and
@@ -19,6 +19,7 @@ step 4, so forgery cannot revoke anybody.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import uuid
 from collections.abc import Iterable
@@ -69,6 +70,23 @@ class RequestMeta:
 
     ip_address: str | None = None
     user_agent: str = ""
+
+
+def _recordable(meta: RequestMeta) -> tuple[str | None, str]:
+    """``(ip, user agent)`` as the row can store them on every database.
+
+    Both come from the client or a proxy: an address that does not parse (a misconfigured
+    ``X-Forwarded-For`` middleware's ``"a, b"``) is not recorded rather than failing the login
+    (PostgreSQL's ``inet`` refuses it), and NUL or lone surrogates are dropped from the agent.
+    """
+    ip = meta.ip_address or None
+    try:
+        if ip is not None:
+            ipaddress.ip_address(ip)
+    except ValueError:
+        ip = None
+    agent = meta.user_agent.encode("utf-8", "replace").decode().replace("\x00", "")
+    return ip, agent[:512]
 
 
 @dataclass(frozen=True)
@@ -150,7 +168,7 @@ def create_session(
         session_data, max_bytes=st_settings.max_session_data_bytes, what="session data"
     )
     issuer = default_issuer() if issuer is None else issuer
-    meta = meta or RequestMeta()
+    ip_address, user_agent = _recordable(meta or RequestMeta())
     now = _now()
     handle = str(uuid.uuid4())
     anti_csrf = _anti_csrf_for_new_tokens()
@@ -180,8 +198,8 @@ def create_session(
             created_at=now,
             last_active_at=now,
             expires_at=expires_at,
-            ip_address=meta.ip_address,
-            user_agent=meta.user_agent[:512],
+            ip_address=ip_address,
+            user_agent=user_agent,
         ),
         atomic=False,
     )
@@ -225,7 +243,9 @@ def refresh_session(
         row = (
             SessionRow.objects.select_for_update()
             .filter(handle=parsed.handle)
-            .only("handle", "subject", "refresh_token_hash_2", "jwt_payload", "expires_at")
+            .only(
+                "handle", "subject", "user_id", "refresh_token_hash_2", "jwt_payload", "expires_at"
+            )
             .first()
         )
         if row is None or row.expires_at <= now:
@@ -241,7 +261,9 @@ def refresh_session(
                 last_active_at=now,
             )
             return "promoted", row
-        _delete_and_blacklist([(str(row.handle), row.subject, None)], RevocationReason.THEFT, "", now)
+        _delete_and_blacklist(
+            [(str(row.handle), row.subject, row.user_id)], RevocationReason.THEFT, "", now
+        )
         return "theft", row
 
     outcome, row = db.run(rotate)
@@ -250,7 +272,9 @@ def refresh_session(
     user_id, handle = row.subject, str(row.handle)
     if outcome == "theft":
         _after_revocation([handle], RevocationReason.THEFT, "", {handle: user_id})
-        security_logger.warning("refresh token reuse: session %s of user %s revoked", handle, user_id)
+        security_logger.warning(
+            "refresh token reuse: session %s of user %s revoked", handle, user_id
+        )
         token_theft_detected.send(
             SessionRow, handle=handle, user_id=user_id, request_meta=meta, request=request
         )
@@ -327,15 +351,29 @@ def verify_access_token(
 def _check_row(session: Session, access: AccessToken, now: datetime) -> None:
     """``check_database``: the row must exist, and a changed payload is re-issued at once."""
     row = db.run(
-        lambda: SessionRow.objects.filter(handle=access.handle, expires_at__gt=now)
-        .values("jwt_payload")
-        .first(),
+        lambda: (
+            SessionRow.objects.filter(handle=access.handle, expires_at__gt=now)
+            .values("jwt_payload")
+            .first()
+        ),
         atomic=False,
     )
     if row is None:
         raise Unauthorised("session revoked or expired")
-    if (row["jwt_payload"] or {}) != access.custom_payload:
-        session.reissue(custom_payload=dict(row["jwt_payload"] or {}), now=now)
+    stored = row["jwt_payload"] or {}
+    if _payload_differs(stored, access):
+        session.reissue(custom_payload=dict(stored), now=now)
+
+
+def _payload_differs(stored: dict[str, Any], access: AccessToken) -> bool:
+    """Whether the token's claims differ from the stored custom payload.
+
+    ``iss`` is ours unless the payload sets it, and ``custom_payload`` never lists it: compare it
+    only when it is stored, or a payload with ``iss`` would be re-issued on every check.
+    """
+    if {k: v for k, v in stored.items() if k != "iss"} != access.custom_payload:
+        return True
+    return "iss" in stored and stored["iss"] != access.payload.get("iss")
 
 
 def _promote_from_access_token(session: Session, access: AccessToken, now: datetime) -> None:
@@ -412,9 +450,7 @@ def _after_revocation(
         )
 
 
-def _revoke_where(
-    filters: dict[str, Any], *, reason: str, revoked_by: str = ""
-) -> list[str]:
+def _revoke_where(filters: dict[str, Any], *, reason: str, revoked_by: str = "") -> list[str]:
     now = _now()
 
     def revoke() -> list[tuple[str, str, Any]]:

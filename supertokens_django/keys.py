@@ -7,13 +7,15 @@ Timeline of a dynamic key (``interval`` = ``SIGNING_KEY_ROTATION_INTERVAL``)::
 
 The successor of the signing key is created (and so published in the JWKS) ``announce`` before
 it starts signing, whenever a process signs during that window or ``supertokens_rotate_keys``
-runs. Each key has a unique ``generation``; rotating inserts ``max + 1``, so concurrent rotations
-collide on the constraint and exactly one new key wins.
+runs. Each key has a unique ``generation``; rotating inserts ``max + 1`` with ``max`` read before
+the keys the decision rests on, so concurrent rotations collide on the constraint and exactly one
+new key wins.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -38,6 +40,8 @@ from .tokens import SigningMaterial
 
 #: How often an unknown ``kid`` may trigger a reload, per process.
 UNKNOWN_KID_RELOAD_SECONDS = 1.0
+#: How far in the past a key created because none was signing starts (see ``ensure_keys``).
+NEW_KEY_BACKDATE = timedelta(minutes=1)
 _ENCRYPTION_SALT = b"supertokens_django.keys.encryption"
 
 
@@ -74,9 +78,10 @@ def private_to_bytes(key: Any) -> bytes:
 def public_pem(key: Any) -> str:
     if isinstance(key, bytes):
         return ""  # symmetric: nothing public
-    return key.public_key().public_bytes(  # type: ignore[no-any-return]
+    pem: bytes = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    )
+    return pem.decode()
 
 
 def load_private(algorithm: str, raw: bytes) -> Any:
@@ -86,7 +91,7 @@ def load_private(algorithm: str, raw: bytes) -> Any:
 
 
 def load_static_key(algorithm: str, value: str) -> Any:
-    """Parse ``STATIC_SIGNING_KEY`` for ``algorithm``; raise ``ValueError`` when they don't match."""
+    """Parse ``STATIC_SIGNING_KEY`` for ``algorithm``; ``ValueError`` when they don't match."""
     if algorithm == "HS256":
         if len(value.encode()) < 32:
             raise ValueError("an HS256 key must be at least 32 bytes long")
@@ -182,6 +187,19 @@ class _State:
         return any(k.generation > key.generation for k in self.keys)
 
 
+@functools.lru_cache(maxsize=8)
+def _static_key(algorithm: str, value: str) -> _Loaded:
+    """``STATIC_SIGNING_KEY`` parsed once per process (per value, so settings may change).
+
+    Parsing is not free: loading an RSA private key validates it, which takes many milliseconds,
+    and this runs on every signature and every verification.
+    """
+    private = load_static_key(algorithm, value)
+    digest = hashlib.sha256(b"kid\x00" + private_to_bytes(private)).hexdigest()[:16]
+    forever = datetime.max.replace(tzinfo=None)
+    return _Loaded(f"s-{digest}", 0, algorithm, datetime.min, forever, forever, private)
+
+
 class KeyRing:
     """The keys this process signs and verifies with, loaded from the database on demand.
 
@@ -204,11 +222,7 @@ class KeyRing:
         value = st_settings.static_signing_key
         if not value:
             return None
-        algorithm = st_settings.signing_algorithm
-        private = load_static_key(algorithm, value)
-        digest = hashlib.sha256(b"kid\x00" + private_to_bytes(private)).hexdigest()[:16]
-        forever = datetime.max.replace(tzinfo=None)
-        return _Loaded(f"s-{digest}", 0, algorithm, datetime.min, forever, forever, private)
+        return _static_key(st_settings.signing_algorithm, value)
 
     # -- signing
 
@@ -229,40 +243,69 @@ class KeyRing:
     def ensure_keys(self, now: datetime, *, force: bool = False) -> _Loaded:
         """Make sure a key signs at ``now`` and its successor is announced; return the signer.
 
-        ``force`` creates a new key that signs from ``now`` on ("rotate now").
+        ``force`` creates a new key that signs from ``now`` on ("rotate now"); if another worker
+        rotates at the same moment, its key is the rotation.
+
+        Creating is a compare-and-swap: the highest generation is read *before* the keys the
+        decision is based on, and the new key takes the next one. A worker that decided on a
+        stale view collides with the unique ``generation`` and decides again on a fresh one.
         """
         with self._lock:
             algorithm = st_settings.signing_algorithm
             interval = st_settings.signing_key_rotation_interval
             for _attempt in range(3):
+                top = self._top_generation()
                 state = self._load(now, algorithm)
                 signer = state.signer(now)
-                if force or signer is None:
+                if force:
                     starts = now
-                elif signer.signs_until - now <= announce_period(interval) and not state.has_successor(signer):
+                elif signer is None:
+                    # Nobody can have signed with a key that does not exist yet, so it may start
+                    # a little in the past: a worker whose clock reads a few ms earlier than
+                    # ours then finds it signing, instead of creating a second one.
+                    starts = now - NEW_KEY_BACKDATE
+                elif signer.signs_until - now <= announce_period(
+                    interval
+                ) and not state.has_successor(signer):
                     starts = signer.signs_until
                 else:
                     return signer
-                if self._create(now, starts, algorithm, interval):
-                    force = False
+                self._create(now, starts, algorithm, interval, generation=top + 1)
+                force = False
             state = self._load(now, algorithm)
             signer = state.signer(now)
             if signer is None:  # pragma: no cover - three lost races in a row
                 raise ServiceUnavailable("could not establish a signing key")
             return signer
 
-    def _create(self, now: datetime, starts: datetime, algorithm: str, interval: timedelta) -> bool:
+    def _top_generation(self) -> int:
+        from .models import SigningKey
+
+        try:
+            top = SigningKey.objects.order_by("-generation").values_list("generation", flat=True)
+            return top.first() or 0
+        except DatabaseError as exc:
+            raise ServiceUnavailable("signing keys could not be loaded") from exc
+
+    def _create(
+        self,
+        now: datetime,
+        starts: datetime,
+        algorithm: str,
+        interval: timedelta,
+        *,
+        generation: int,
+    ) -> bool:
         from .models import SigningKey
 
         private = generate_private_key(algorithm)
         kid = secrets.token_hex(8)
-        top = SigningKey.objects.order_by("-generation").values_list("generation", flat=True).first()
         lifetime = st_settings.access_token_lifetime
         try:
             with transaction.atomic():
                 SigningKey.objects.create(
                     kid=kid,
-                    generation=(top or 0) + 1,
+                    generation=generation,
                     algorithm=algorithm,
                     private_key=encrypt_private_key(kid, private_to_bytes(private)),
                     public_key=public_pem(private),
@@ -272,7 +315,9 @@ class KeyRing:
                     verifies_until=starts + interval + 2 * lifetime,
                 )
         except IntegrityError:
-            return False  # another worker rotated at the same moment: use its key
+            return False  # another worker created a key since we looked: decide again
+        except DatabaseError as exc:
+            raise ServiceUnavailable("a signing key could not be stored") from exc
         return True
 
     def _load(self, now: datetime, algorithm: str) -> _State:
@@ -282,6 +327,9 @@ class KeyRing:
             rows = list(SigningKey.objects.filter(verifies_until__gt=now, algorithm=algorithm))
         except DatabaseError as exc:
             raise ServiceUnavailable("signing keys could not be loaded") from exc
+        # A kid's key never changes: keep what is already decrypted and parsed. Parsing an RSA
+        # key takes milliseconds, and any request with an unknown kid triggers a reload.
+        known = {k.kid: k.private for k in self._state.keys} if self._state else {}
         keys = tuple(
             _Loaded(
                 r.kid,
@@ -290,7 +338,9 @@ class KeyRing:
                 r.signs_from,
                 r.signs_until,
                 r.verifies_until,
-                load_private(r.algorithm, decrypt_private_key(r.kid, r.private_key)),
+                known[r.kid]
+                if r.kid in known
+                else load_private(r.algorithm, decrypt_private_key(r.kid, r.private_key)),
             )
             for r in rows
         )
@@ -306,15 +356,23 @@ class KeyRing:
             return verification_key(static.private) if kid == static.kid else None
         algorithm = st_settings.signing_algorithm
         state = self._state
-        if state is None or state.algorithm != algorithm or (
-            not any(k.kid == kid for k in state.keys)
-            and time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+        if (
+            state is None
+            or state.algorithm != algorithm
+            or (
+                not any(k.kid == kid for k in state.keys)
+                and time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+            )
         ):
             with self._lock:
                 state = self._state
-                if state is None or state.algorithm != algorithm or (
-                    time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
-                    and not any(k.kid == kid for k in state.keys)
+                if (
+                    state is None
+                    or state.algorithm != algorithm
+                    or (
+                        time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+                        and not any(k.kid == kid for k in state.keys)
+                    )
                 ):
                     state = self._load(now, algorithm)
         for key in state.keys:

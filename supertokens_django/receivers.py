@@ -17,6 +17,9 @@ def revoke_on_password_change(sender: Any, instance: Any, created: bool, **kwarg
     # that follows it completes, so during ``post_save`` it marks a password change.
     if created or getattr(instance, "_password", None) is None:
         return
+    # Saved through a proxy of the user model, ``sender`` is the proxy: match the concrete model.
+    if sender._meta.concrete_model is not get_user_model():
+        return
     if not st_settings.revoke_sessions_on_password_change:
         return
     from .engine import revoke_all_sessions_for_user
@@ -26,4 +29,6 @@ def revoke_on_password_change(sender: Any, instance: Any, created: bool, **kwarg
 
 
 def connect() -> None:
-    post_save.connect(revoke_on_password_change, sender=get_user_model(), dispatch_uid=_UID)
+    # No ``sender=``: a save through a proxy of the user model is sent with the proxy as sender.
+    # The receiver returns at once for anything that has not just had its password set.
+    post_save.connect(revoke_on_password_change, dispatch_uid=_UID)

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .conf import st_settings
@@ -145,7 +144,7 @@ class Session:
     # -- used by the engine
 
     def reissue(self, *, custom_payload: dict[str, Any], now: datetime | None = None) -> None:
-        """Replace the current access token by one without a parent hash and with ``custom_payload``."""
+        """Replace the current access token: no parent hash, the claims of ``custom_payload``."""
         from . import engine
 
         current = self.access_token
@@ -157,5 +156,5 @@ class Session:
             anti_csrf_token=current.anti_csrf_token,
             custom_payload=custom_payload,
             issuer=self.issuer,
-            now=now or timezone.now(),
+            now=now or engine._now(),
         )

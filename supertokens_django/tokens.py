@@ -238,7 +238,9 @@ def claims_to_access_token(
     if iat > current + slack:
         raise TryRefreshToken("access token issued in the future")
     nbf = payload.get("nbf")
-    if nbf is not None and (not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > current + slack):
+    if nbf is not None and (
+        not isinstance(nbf, int) or isinstance(nbf, bool) or nbf > current + slack
+    ):
         raise TryRefreshToken("access token not yet valid")
     return AccessToken(
         token=token,

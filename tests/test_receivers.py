@@ -1,0 +1,84 @@
+"""receivers.py: a password change revokes the user's sessions, as Django does for its own."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test.utils import isolate_apps
+from pytest_django import Settings as SettingsWrapper
+
+from supertokens_django import engine
+from supertokens_django.models import RevocationReason, RevokedSession
+from supertokens_django.models import Session as SessionRow
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("warm_keyring")]
+
+
+def sessions_of(user: User) -> set[str]:
+    return set(engine.get_all_session_handles_for_user(user))
+
+
+def test_password_change_revokes_every_session_of_the_user(user: User, other_user: User) -> None:
+    mine = {engine.create_session(user).session.get_handle() for _ in range(2)}
+    theirs = engine.create_session(other_user).session.get_handle()
+    user.set_password("a-new-password")
+    user.save()
+    assert sessions_of(user) == set()
+    assert sessions_of(other_user) == {theirs}
+    revoked = RevokedSession.objects.filter(subject=str(user.pk))
+    assert {str(h) for h in revoked.values_list("handle", flat=True)} == mine
+    assert set(revoked.values_list("reason", flat=True)) == {RevocationReason.PASSWORD_CHANGE}
+
+
+def test_password_change_with_update_fields(user: User) -> None:
+    engine.create_session(user)
+    user.set_password("a-new-password")
+    user.save(update_fields=["password"])
+    assert sessions_of(user) == set()
+
+
+def test_setting_off_keeps_the_sessions(user: User, settings: SettingsWrapper) -> None:
+    settings.SUPERTOKENS = {"REVOKE_SESSIONS_ON_PASSWORD_CHANGE": False}
+    handle = engine.create_session(user).session.get_handle()
+    user.set_password("a-new-password")
+    user.save()
+    assert sessions_of(user) == {handle}
+
+
+def test_other_saves_keep_the_sessions(user: User) -> None:
+    handle = engine.create_session(user).session.get_handle()
+    user.first_name = "Alice"
+    user.save()
+    user.refresh_from_db()
+    user.save()  # e.g. update_last_login
+    assert sessions_of(user) == {handle}
+
+
+def test_creating_a_user_revokes_nothing(django_user_model: type[User]) -> None:
+    engine.create_session("3")  # an external id that may collide with the next primary key
+    django_user_model.objects.create_user(username="carol", password="pw")
+    assert SessionRow.objects.count() == 1
+
+
+def test_sessions_under_the_user_id_string_are_revoked_too(user: User) -> None:
+    handle = engine.create_session(str(user.pk)).session.get_handle()
+    user.set_password("a-new-password")
+    user.save()
+    assert not SessionRow.objects.filter(handle=handle).exists()
+
+
+@isolate_apps("tests")
+def test_password_change_through_a_proxy_model(user: User) -> None:
+    class StaffUser(User):
+        """A proxy of the user model, as projects define for their admin: saves through it
+        send ``post_save`` with the proxy as sender."""
+
+        class Meta:
+            proxy = True
+            app_label = "tests"
+
+    engine.create_session(user)
+    staff = StaffUser.objects.get(pk=user.pk)
+    staff.set_password("a-new-password")
+    staff.save()
+    assert sessions_of(user) == set()
