@@ -31,7 +31,13 @@ def cache_key(handle: str) -> str:
 
 def _cache() -> BaseCache | None:
     alias = st_settings.blacklist_cache
-    return caches[alias] if alias else None
+    if not alias:
+        return None
+    try:
+        return caches[alias]
+    except Exception:  # a misconfigured alias (check E019) must not turn into a 500  # noqa: BLE001
+        logger.error("blacklist cache %r unavailable; using the database", alias, exc_info=True)
+        return None
 
 
 def is_revoked(handle: str) -> bool:

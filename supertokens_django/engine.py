@@ -24,14 +24,14 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.db import models as dj_models
 from django.utils import timezone
 
-from . import blacklist, db
+from . import blacklist, db, fastpath
 from .conf import st_settings
 from .exceptions import TokenTheftDetected, TryRefreshToken, Unauthorised
 from .keys import keyring, server_secrets
@@ -41,7 +41,6 @@ from .session import Session
 from .signals import session_created, session_refreshed, session_revoked, token_theft_detected
 from .tokens import (
     AccessToken,
-    decode_access_token,
     encode_access_token,
     mint_refresh_token,
     new_anti_csrf_token,
@@ -57,6 +56,10 @@ logger = logging.getLogger("supertokens_django.engine")
 security_logger = logging.getLogger("django.security.supertokens")
 
 UserOrId = Any  # a user id string, or a Django user instance
+
+
+#: How long a theft detection stays on the revocation list (and in the admin).
+THEFT_RECORD_RETENTION = timedelta(days=7)
 
 
 def _now() -> datetime:
@@ -190,7 +193,7 @@ def create_session(
     db.run(
         lambda: SessionRow.objects.create(
             handle=handle,
-            user=user_obj,
+            user_id=user_obj.pk if user_obj is not None else None,
             subject=user_id,
             refresh_token_hash_2=refresh.hash2,
             session_data=data,
@@ -323,10 +326,12 @@ def verify_access_token(
     replacement access token on the session (``session.new_access_token``).
     """
     now = _now()
-    access = decode_access_token(
+    # Through the per-process cache of tokens already verified in full (fastpath.py).
+    access = fastpath.verify_cached(
         token,
         algorithm=st_settings.signing_algorithm,
         resolve_key=lambda kid: keyring.resolve(kid, now),
+        key_trusted=lambda kid: keyring.is_trusted(kid, now),
         now=now,
         leeway=st_settings.leeway,
     )
@@ -419,6 +424,9 @@ def _delete_and_blacklist(
     handles = [h for h, _s, _u in rows]
     SessionRow.objects.filter(handle__in=handles).delete()
     record_until = now + st_settings.access_token_lifetime + st_settings.leeway
+    if reason == RevocationReason.THEFT:
+        # Theft records outlive the tokens: the admin's overview reports the last 7 days.
+        record_until = max(record_until, now + THEFT_RECORD_RETENTION)
     RevokedSession.objects.bulk_create(
         [
             RevokedSession(

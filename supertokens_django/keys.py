@@ -120,7 +120,12 @@ def public_jwk(kid: str, algorithm: str, private: Any) -> dict[str, Any] | None:
     if isinstance(private, bytes):
         return None
     public = private.public_key()
-    converter = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[algorithm]
+    converters: dict[str, Any] = {
+        "RS256": RSAAlgorithm,
+        "ES256": ECAlgorithm,
+        "EdDSA": OKPAlgorithm,
+    }
+    converter = converters[algorithm]
     jwk: dict[str, Any] = json.loads(converter.to_jwk(public))
     jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
     return jwk
@@ -351,9 +356,17 @@ class KeyRing:
 
     def resolve(self, kid: str, now: datetime) -> Any | None:
         """The verification key for ``kid``, or ``None`` if we don't trust it (at ``now``)."""
+        found = self._find(kid, now)
+        return verification_key(found.private) if found is not None else None
+
+    def is_trusted(self, kid: str, now: datetime) -> bool:
+        """Whether ``kid`` still verifies at ``now`` (the verified-token cache asks on each hit)."""
+        return self._find(kid, now) is not None
+
+    def _find(self, kid: str, now: datetime) -> _Loaded | None:
         static = self._static()
         if static is not None:
-            return verification_key(static.private) if kid == static.kid else None
+            return static if kid == static.kid else None
         algorithm = st_settings.signing_algorithm
         state = self._state
         if (
@@ -377,7 +390,7 @@ class KeyRing:
                     state = self._load(now, algorithm)
         for key in state.keys:
             if key.kid == kid:
-                return verification_key(key.private) if key.verifies_until > now else None
+                return key if key.verifies_until > now else None
         return None
 
     def jwks(self, now: datetime) -> dict[str, Any]:

@@ -52,7 +52,7 @@ class Session(models.Model):
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
 
-    objects = SessionQuerySet.as_manager()
+    objects = models.Manager.from_queryset(SessionQuerySet)()
 
     class Meta:
         verbose_name = _("session")
@@ -62,6 +62,8 @@ class Session(models.Model):
             models.Index(fields=["subject", "expires_at"], name="st_session_subject_idx"),
             models.Index(fields=["expires_at"], name="st_session_expires_idx"),
             models.Index(fields=["-created_at"], name="st_session_created_idx"),
+            # The admin searches by IP address.
+            models.Index(fields=["ip_address"], name="st_session_ip_idx"),
         ]
         permissions = [("revoke_session", _("Can revoke sessions"))]
 
@@ -79,6 +81,7 @@ class RevocationReason(models.TextChoices):
     THEFT = "theft", _("token theft detected")
     ALL_FOR_USER = "all-for-user", _("all sessions of the user revoked")
     PASSWORD_CHANGE = "password-change", _("password changed")
+    USER_DELETED = "user-deleted", _("user deleted")
     EXPIRED = "expired", _("expired")
     API = "api", _("revoked through the API")
 
@@ -106,7 +109,7 @@ class RevokedSession(models.Model):
     revoked_by = models.CharField(_("revoked by"), max_length=255, blank=True, default="")
     expires_at = models.DateTimeField(_("record expires"), db_index=True)
 
-    objects = RevokedSessionQuerySet.as_manager()
+    objects = models.Manager.from_queryset(RevokedSessionQuerySet)()
 
     class Meta:
         verbose_name = _("revoked session")

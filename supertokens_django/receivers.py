@@ -1,11 +1,12 @@
-"""Revoke a user's sessions when their password changes, as Django does for its own sessions."""
+"""Revoke a user's sessions when their password changes (as Django does for its own sessions)
+or when the user is deleted."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_delete
 
 from .conf import st_settings
 
@@ -28,7 +29,34 @@ def revoke_on_password_change(sender: Any, instance: Any, created: bool, **kwarg
     revoke_all_sessions_for_user(str(instance.pk), reason=RevocationReason.PASSWORD_CHANGE)
 
 
+def revoke_on_user_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # The rows would go by cascade anyway, but without a revocation record the user's access
+    # tokens would keep working until they expire, blacklisting or not.
+    if sender._meta.concrete_model is not get_user_model():
+        return
+    from .engine import revoke_all_sessions_for_user
+    from .models import RevocationReason
+
+    revoke_all_sessions_for_user(str(instance.pk), reason=RevocationReason.USER_DELETED)
+
+
+def _user_models() -> list[Any]:
+    """The user model and its proxies: a save or delete through a proxy names the proxy."""
+    from django.apps import apps
+
+    user_model = get_user_model()
+    return [m for m in apps.get_models() if m._meta.concrete_model is user_model]
+
+
 def connect() -> None:
-    # No ``sender=``: a save through a proxy of the user model is sent with the proxy as sender.
-    # The receiver returns at once for anything that has not just had its password set.
+    # post_save for every sender: a save through a proxy of the user model names the proxy, and
+    # the receiver returns at once for anything that has not just had its password set.
     post_save.connect(revoke_on_password_change, dispatch_uid=_UID)
+    # pre_delete only for the user model and its proxies: a receiver for every sender would stop
+    # Django from fast-deleting anything (our own session clean-up included).
+    for model in _user_models():
+        pre_delete.connect(
+            revoke_on_user_delete,
+            sender=model,
+            dispatch_uid=f"supertokens_django.user_delete.{model._meta.label_lower}",
+        )

@@ -140,3 +140,13 @@ def warm_keyring(keyring: KeyRing, clock: Clock) -> KeyRing:
     """A key ring that has its signing key loaded: signing and verifying cost no query."""
     keyring.signing_material(clock.now)
     return keyring
+
+
+@pytest.fixture(autouse=True)
+def _fresh_verified_token_cache() -> Iterator[None]:
+    """Each test starts with an empty per-process cache of verified tokens (fastpath.py)."""
+    from supertokens_django.fastpath import verified_tokens
+
+    verified_tokens.clear()
+    yield
+    verified_tokens.clear()

@@ -308,6 +308,8 @@ def test_deterministic_theft(use_child: str, clock: Clock, thefts: list[dict[str
     record = RevokedSession.objects.get(handle=handle)
     assert record.reason == RevocationReason.THEFT
     assert record.subject == "user-7"
+    # Kept a week for the admin's overview, far longer than any access token could live.
+    assert record.expires_at - record.revoked_at == engine.THEFT_RECORD_RETENTION
     assert [(t["handle"], t["user_id"]) for t in thefts] == [(handle, "user-7")]
     # Afterwards both the stolen token and the newest one are refused.
     for token in (rt0, newest):

@@ -82,3 +82,16 @@ def test_password_change_through_a_proxy_model(user: User) -> None:
     staff.set_password("a-new-password")
     staff.save()
     assert sessions_of(user) == set()
+
+
+def test_deleting_a_user_revokes_their_sessions(user: User, other_user: User) -> None:
+    mine = {engine.create_session(user).session.get_handle() for _ in range(2)}
+    theirs = engine.create_session(other_user).session.get_handle()
+    user_id = str(user.pk)
+    user.delete()
+    assert sessions_of(other_user) == {theirs}
+    revoked = RevokedSession.objects.filter(subject=user_id)
+    # The records stay (unlinked from the deleted user), so blacklisting refuses the tokens.
+    assert {str(h) for h in revoked.values_list("handle", flat=True)} == mine
+    assert set(revoked.values_list("reason", flat=True)) == {RevocationReason.USER_DELETED}
+    assert set(revoked.values_list("user", flat=True)) == {None}
