@@ -55,6 +55,11 @@ MAX_REFRESH_TOKEN_LENGTH = 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _B64URL = re.compile(r"[A-Za-z0-9_-]+\Z")
+# Exactly three unpadded base64url segments: pyjwt also accepts '=' padding, which would give
+# one token several spellings (and several cache keys, and an odd thing to accept at all).
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z")
+# datetime cannot represent seconds past the end of year 9999: such a claim is malformed.
+_MAX_EPOCH = 253_402_300_799
 _REFRESH_SALT = "supertokens_django.tokens.refresh"
 
 
@@ -71,6 +76,8 @@ def _epoch(moment: datetime) -> int:
 
 
 def _from_epoch(seconds: int) -> datetime:
+    if not 0 <= seconds <= _MAX_EPOCH:
+        raise TryRefreshToken("time claim out of range")
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
@@ -180,6 +187,8 @@ def decode_access_token(
     """
     if not isinstance(token, str) or not token or len(token) > MAX_ACCESS_TOKEN_LENGTH:
         raise TryRefreshToken("access token absent or oversized")
+    if not _COMPACT_JWS.match(token):
+        raise TryRefreshToken("access token is not a compact JWS")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -294,7 +303,12 @@ def _b64url(data: bytes) -> str:
 def _unb64url(text: str) -> bytes:
     if not _B64URL.match(text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # The last character's unused low bits are ignored by the decoder: without this check one
+    # MAC would have several spellings, and a respelled current token would look like theft.
+    if _b64url(data) != text:
+        raise ValueError("non-canonical base64url")
+    return data
 
 
 def _refresh_mac(body: str, secret: str | bytes) -> bytes:
