@@ -7,7 +7,8 @@ revoking, async twins, a class-based view, a login view and an undecorated one.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -15,7 +16,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 
 from supertokens_django import (
     ServiceUnavailable,
@@ -28,6 +28,15 @@ from supertokens_django import (
     verify_session,
 )
 from supertokens_django.session import Session
+
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+def exempt(view: V) -> V:
+    """Django's ``csrf_exempt`` for sync and async views alike: before Django 5.0 it wrapped an
+    async view in a sync function, which then returned an unawaited coroutine."""
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -48,7 +57,7 @@ def _describe(request: HttpRequest) -> dict[str, Any]:
 # --------------------------------------------------------------------------- sign-in
 
 
-@csrf_exempt
+@exempt
 def login(request: HttpRequest) -> JsonResponse:
     """``{"user_id": ...}`` (a plain id) or ``{"username": ...}`` (a Django user)."""
     body = _body(request)
@@ -62,7 +71,7 @@ def login(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user_id": session.get_user_id(), "handle": session.get_handle()})
 
 
-@csrf_exempt
+@exempt
 async def alogin(request: HttpRequest) -> JsonResponse:
     body = _body(request)
     session = await acreate_new_session(request, body.get("user_id", "user-1"))
@@ -150,7 +159,7 @@ def explode_after_payload_update(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("boom")
 
 
-@csrf_exempt
+@exempt
 def refresh_then_explode(request: HttpRequest) -> HttpResponse:
     refresh_session(request)
     raise RuntimeError("boom")
@@ -177,13 +186,13 @@ def django_csrf_protected(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-@csrf_exempt
+@exempt
 def untouched(request: HttpRequest) -> JsonResponse:
     """Never looks at ``request.supertokens``: must cost nothing whatever the tokens."""
     return JsonResponse({"ok": True})
 
 
-@csrf_exempt
+@exempt
 def lazy(request: HttpRequest) -> JsonResponse:
     """Reads the middleware's lazy ``request.supertokens`` without the decorator."""
     session = request.supertokens  # type: ignore[attr-defined]
@@ -243,20 +252,20 @@ async def arevoked_elsewhere(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"unreachable": True})  # pragma: no cover
 
 
-@csrf_exempt
+@exempt
 async def alazy(request: HttpRequest) -> JsonResponse:
     """Reads the lazy ``request.supertokens`` in an async view: refused with a clear error."""
     return JsonResponse({"user_id": bool(request.supertokens)})  # type: ignore[attr-defined]
 
 
-@csrf_exempt
+@exempt
 async def alazy_after_aget_session(request: HttpRequest) -> JsonResponse:
     session = await aget_session(request, session_required=False)
     assert request.supertokens is session  # type: ignore[attr-defined]
     return JsonResponse({"user_id": session.get_user_id() if session else None})
 
 
-@csrf_exempt
+@exempt
 async def auntouched(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
