@@ -21,9 +21,9 @@ D  Scale: clean-up of N expired sessions (rows/s, peak memory of the command's p
 Nothing here asserts a time. The run exits 1 when a case answers wrongly (a status other than
 200, an error or a theft detection under load): that is what the smoke run in CI guards.
 
-"Ours" uses the verification fast path (``supertokens_django.fastpath``) only once the engine
-calls it; until then the rows marked "fast path, preview" route the engine's decoding through it
-(``benchmarks/preview.py``) to show what wiring it in gives.
+"Ours" verifies through the engine's fast path (``supertokens_django.fastpath``), as deployed.
+For a quick before/after of a change to the verification path alone, ``benchmarks/verify_path.py``
+runs the relevant part of section A in about twenty seconds.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -154,7 +154,6 @@ class Case:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     profile: str = "default"
-    preview: bool = False
     #: In-process: distinct credentials for each request (n) instead of ``headers``.
     per_request: Callable[[int], list[dict[str, str]]] | None = None
     http_label: str = ""
@@ -169,7 +168,6 @@ def build_cases(user: Any) -> list[Case]:
     from knox.models import AuthToken
     from rest_framework_simplejwt.tokens import AccessToken as SimpleJWTAccessToken
 
-    from benchmarks.preview import wired
     from benchmarks.views import RS256AccessToken
     from supertokens_django import engine
 
@@ -205,13 +203,19 @@ def build_cases(user: Any) -> list[Case]:
     )
     simple_hs = str(SimpleJWTAccessToken.for_user(user))
     simple_rs = str(RS256AccessToken.for_user(user))
-    fast = " (fast path)" if wired() else ""
     cases = [
         Case("bare", "bare view (no authentication)", "/bare/", group="floor"),
-        Case("ours-cookie", f"ours, cookie mode{fast}", "/ours/", cookie),
-        Case("ours-header", f"ours, header mode{fast}", "/ours/", bearer),
-        Case("ours-bl-redis", f"ours, blacklisting, Redis{fast}", "/ours/", cookie, "bl_redis"),
-        Case("ours-bl-db", f"ours, blacklisting, database{fast}", "/ours/", cookie, "bl_db"),
+        Case("ours-cookie", "ours, cookie mode", "/ours/", cookie),
+        Case("ours-header", "ours, header mode", "/ours/", bearer),
+        Case("ours-bl-redis", "ours, blacklisting, Redis", "/ours/", cookie, "bl_redis"),
+        Case("ours-bl-db", "ours, blacklisting, database", "/ours/", cookie, "bl_db"),
+        Case(
+            "ours-bl-bounded",
+            "ours, blacklisting, bounded mode (1 s, over Redis)",
+            "/ours/",
+            cookie,
+            "bl_bounded",
+        ),
         Case(
             "ours-after-refresh",
             "ours, first call after a refresh (promotion + new token)",
@@ -220,41 +224,8 @@ def build_cases(user: Any) -> list[Case]:
             per_request=refreshed_child_tokens,
             http_label="ours, child token after a refresh, reused (lock + new token each time)",
         ),
-        Case("ours-drf", f"ours, DRF authentication class{fast}", "/ours-drf/", cookie),
+        Case("ours-drf", "ours, DRF authentication class", "/ours-drf/", cookie),
     ]
-    if not wired():
-        cases += [
-            Case(
-                "ours-cookie-fp",
-                "ours, cookie mode, fast path (preview)",
-                "/ours/",
-                cookie,
-                preview=True,
-            ),
-            Case(
-                "ours-header-fp",
-                "ours, header mode, fast path (preview)",
-                "/ours/",
-                bearer,
-                preview=True,
-            ),
-            Case(
-                "ours-bl-redis-fp",
-                "ours, blacklisting Redis, fast path (preview)",
-                "/ours/",
-                cookie,
-                "bl_redis",
-                preview=True,
-            ),
-            Case(
-                "ours-bl-db-fp",
-                "ours, blacklisting database, fast path (preview)",
-                "/ours/",
-                cookie,
-                "bl_db",
-                preview=True,
-            ),
-        ]
     cases += [
         Case(
             "sessions-db",
@@ -313,12 +284,10 @@ def build_cases(user: Any) -> list[Case]:
 def case_context(case: Case) -> Iterator[None]:
     from django.test.utils import override_settings
 
-    from benchmarks.preview import fast_path_preview
     from benchmarks.settings import PROFILES
 
     with override_settings(SUPERTOKENS=dict(PROFILES[case.profile])):
-        with fast_path_preview() if case.preview else nullcontext():
-            yield
+        yield
 
 
 # --------------------------------------------------------------------------- A: in-process
@@ -432,7 +401,6 @@ def section_a2(user: Any, scale: Scale) -> list[tuple[str, float]]:
     from django.conf import settings
     from django.test.utils import override_settings
 
-    from benchmarks.preview import fast_path_preview
     from supertokens_django import engine, fastpath, tokens
     from supertokens_django.conf import st_settings
     from supertokens_django.keys import keyring
@@ -479,17 +447,10 @@ def section_a2(user: Any, scale: Scale) -> list[tuple[str, float]]:
     with override_settings(SUPERTOKENS={"COOKIE_SECURE": False}):
         rows.append(
             (
-                "engine.verify_access_token (as wired now)",
-                _per_call(lambda: engine.verify_access_token(token, issuer="x"), n),
+                "engine.verify_access_token (fast path hit)",
+                _per_call(lambda: engine.verify_access_token(token, issuer="x"), n * 10),
             )
         )
-        with fast_path_preview():
-            rows.append(
-                (
-                    "engine.verify_access_token with the fast path",
-                    _per_call(lambda: engine.verify_access_token(token, issuer="x"), n * 10),
-                )
-            )
     return rows
 
 
@@ -499,12 +460,7 @@ def profile_ours(cases: list[Case], scale: Scale) -> list[tuple[str, float, int]
     from django.core.handlers.wsgi import WSGIHandler
 
     handler = WSGIHandler()
-    case = next(
-        c
-        for c in cases
-        if c.key
-        == ("ours-cookie-fp" if any(c.key == "ours-cookie-fp" for c in cases) else "ours-cookie")
-    )
+    case = next(c for c in cases if c.key == "ours-cookie")
     env = environ(case.path, case.headers)
     n = max(scale.per_batch * 5, 50)
     with case_context(case):
@@ -531,21 +487,20 @@ def profile_ours(cases: list[Case], scale: Scale) -> list[tuple[str, float, int]
 
 
 class Servers:
-    """gunicorn processes, one per (profile, preview), 2 sync workers each."""
+    """gunicorn processes, one per settings profile, 2 sync workers each."""
 
     def __init__(self, workers: int, tmp: Path) -> None:
         self.workers = workers
         self.tmp = tmp
-        self.procs: dict[tuple[str, bool], tuple[subprocess.Popen[bytes], int]] = {}
+        self.procs: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
 
-    def port(self, profile: str, preview: bool = False) -> int:
-        key = (profile, preview)
+    def port(self, profile: str) -> int:
+        key = profile
         if key not in self.procs:
             port = BASE_PORT + len(self.procs)
             env = {
                 **os.environ,
                 "BENCH_PROFILE": profile,
-                "BENCH_FASTPATH_PREVIEW": "1" if preview else "0",
                 "PYTHONPATH": str(ROOT),
             }
             log = open(self.tmp / f"gunicorn-{port}.log", "wb")  # noqa: SIM115
@@ -575,7 +530,7 @@ class Servers:
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 60
-        for (profile, preview), (proc, port) in self.procs.items():
+        for profile, (proc, port) in self.procs.items():
             while True:
                 if proc.poll() is not None:
                     log = (self.tmp / f"gunicorn-{port}.log").read_text()
@@ -586,7 +541,7 @@ class Servers:
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn {profile} (preview={preview}) did not start")
+                    raise RuntimeError(f"gunicorn {profile} did not start")
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -747,10 +702,10 @@ def section_b(
 ) -> dict[str, Any]:
     rng = random.Random(7)
     for case in cases:
-        servers.port(case.profile, case.preview)
+        servers.port(case.profile)
     servers.wait_ready()
     for case in cases:  # warm up every worker: keys loaded, connections open
-        port = servers.port(case.profile, case.preview)
+        port = servers.port(case.profile)
         load = simple_get(port, case.path, case.headers, 2, 10)
         if load.errors:
             failures.add(
@@ -758,7 +713,7 @@ def section_b(
             )
 
     def measure(case: Case) -> Load:
-        port = servers.port(case.profile, case.preview)
+        port = servers.port(case.profile)
         if use_wrk:
             return wrk(
                 port, case.path, case.headers, seconds=scale.http_seconds, connections=8, threads=2
@@ -1056,7 +1011,7 @@ def section_d(cases: list[Case], scale: Scale, failures: Failures) -> dict[str, 
 
     handler = WSGIHandler()
     memory: dict[str, list[tuple[int, float]]] = {}
-    for key in ("ours-cookie", "ours-cookie-fp"):
+    for key in ("ours-cookie",):
         case = next((c for c in cases if c.key == key), None)
         if case is None:
             continue
@@ -1144,8 +1099,6 @@ def _fmt_ratio(x: float) -> str:
 def report(
     args: argparse.Namespace, scale: Scale, data: dict[str, Any], failures: Failures, started: float
 ) -> str:
-    from benchmarks.preview import wired
-
     lines: list[str] = []
     w = lines.append
     w("# Benchmark results" + (" (smoke run: numbers mean nothing)" if args.smoke else ""))
@@ -1164,8 +1117,7 @@ def report(
         "spread between rounds."
     )
     w("- Versions: " + ", ".join(f"{k} {v}" for k, v in data["versions"].items()))
-    preview_note = "no (the rows marked preview route the engine through it: benchmarks/preview.py)"
-    w(f"- Fast path wired into the engine: {'yes' if wired() else preview_note}")
+    w("- Ours verifies through the engine's fast path (`supertokens_django.fastpath`).")
     w(
         "- Every case: the same middleware stack (Security, Session, Common, Csrf, Authentication, "
         "SuperTokens, XFrameOptions), `GET`, a view answering `200 ok`. PostgreSQL with persistent "
@@ -1200,7 +1152,7 @@ def report(
             w(f"| {label} | {us:.2f} |")
         w("")
     if data.get("profile"):
-        w('### Where a request of "ours, cookie mode" (fast path) spends its time in our code')
+        w('### Where a request of "ours, cookie mode" spends its time in our code')
         w("")
         w(
             "cProfile: cumulative time of each of our functions as a share of the whole request "

@@ -1,8 +1,7 @@
 """Settings of the benchmark project: PostgreSQL ``supertokens_bench``, Redis, every peer.
 
 ``BENCH_PROFILE`` picks the ``SUPERTOKENS`` settings of a server process (gunicorn serves one
-profile per process; ``BENCH_FASTPATH_PREVIEW=1`` adds the fast path, see ``preview.py``);
-in-process cases switch with ``override_settings`` instead.
+profile per process); in-process cases switch with ``override_settings`` instead.
 """
 
 from __future__ import annotations
@@ -95,6 +94,13 @@ PROFILES: dict[str, dict[str, Any]] = {
     "default": {"COOKIE_SECURE": False},
     "bl_redis": {"COOKIE_SECURE": False, "BLACKLISTING": True, "BLACKLIST_CACHE": "blacklist"},
     "bl_db": {"COOKIE_SECURE": False, "BLACKLISTING": True},
+    "bl_bounded": {
+        "COOKIE_SECURE": False,
+        "BLACKLISTING": True,
+        "BLACKLIST_CACHE": "blacklist",
+        "BLACKLIST_MODE": "bounded",
+        "BLACKLIST_BOUND": timedelta(seconds=1),
+    },
     "eddsa": {"COOKIE_SECURE": False, "SIGNING_ALGORITHM": "EdDSA"},
 }
 PROFILE = os.environ.get("BENCH_PROFILE", "default")

@@ -8,8 +8,3 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 application = get_wsgi_application()
-
-if os.environ.get("BENCH_FASTPATH_PREVIEW") == "1":
-    from benchmarks.preview import install_fast_path_preview
-
-    install_fast_path_preview()

@@ -6,16 +6,41 @@ record) and ``"0"`` for handles found live (added with ``cache.add`` for at most
 ``BLACKLIST_CACHE_TIMEOUT``). ``add`` never overwrites, so a check that read the database just
 before a revocation committed cannot hide the revocation's ``"1"``. A cache that errors is
 skipped: the check falls back to the database, never to "allow"; a database error is a 503.
+
+Two modes (``BLACKLIST_MODE``):
+
+``"immediate"`` (the default)
+    Every verified request asks the shared store above. Once :func:`engine.revoke_session` (or
+    any revocation) has returned, no process accepts the session's access token again: the
+    record is committed and the cache holds ``"1"`` before it returns. (If the cache cannot be
+    written, nor its stale ``"0"`` removed, a process may trust that ``"0"`` for at most
+    ``BLACKLIST_CACHE_TIMEOUT``; this is logged as an error.)
+
+``"bounded"``
+    Each process remembers the shared store's answer for a handle for at most
+    ``BLACKLIST_BOUND`` (default 1 s), measured on the monotonic clock **from the moment it
+    started asking**, so an answer that was read just before a revocation committed expires no
+    later than ``BLACKLIST_BOUND`` after that commit. Guarantee: a revocation that has returned at
+    time *T* is refused by every process, for every request whose check starts at
+    *T* + ``BLACKLIST_BOUND`` or later (plus the same cache-failure caveat as above); the process
+    that made the revocation refuses at once (it marks the handles locally). What it buys: the
+    shared store sees at most one query per handle, per process, per bound, instead of one per
+    request. The local memory holds at most :data:`LOCAL_MAX_ENTRIES` handles (oldest first
+    out), which costs speed, never the bound.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.core.signals import setting_changed
 from django.db import DatabaseError
 
 from .conf import st_settings
@@ -40,8 +65,90 @@ def _cache() -> BaseCache | None:
         return None
 
 
+#: The bounded mode's clock (seconds, monotonic); tests replace it.
+monotonic: Callable[[], float] = time.monotonic
+#: How many handles the bounded mode remembers per process (about 150 bytes each).
+LOCAL_MAX_ENTRIES = 100_000
+
+
+class LocalVerdicts:
+    """The bounded mode's per-process memory: handle -> (when its check started, revoked)."""
+
+    def __init__(self, max_entries: int = LOCAL_MAX_ENTRIES) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, bool]] = {}
+        self.max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, handle: str, now: float, bound: float) -> bool | None:
+        """The remembered verdict if its check started less than ``bound`` seconds ago."""
+        entry = self._entries.get(handle)  # one dict read: atomic, no lock needed
+        if entry is None:
+            return None
+        started, revoked = entry
+        # ``now < started`` cannot happen with a monotonic clock; refuse to trust it anyway.
+        if started <= now < started + bound:
+            return revoked
+        return None
+
+    def put(self, handle: str, started: float, revoked: bool) -> None:
+        with self._lock:
+            current = self._entries.pop(handle, None)
+            if current is not None and current[1] and not revoked and current[0] > started:
+                # A revocation marked here after this check began: the check's "live" is stale.
+                self._entries[handle] = current
+                return
+            while len(self._entries) >= self.max_entries:
+                # Insertion order is (nearly) start order: the oldest entries go first.
+                del self._entries[next(iter(self._entries))]
+            self._entries[handle] = (started, revoked)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+local_verdicts = LocalVerdicts()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    # A new configuration (override_settings) starts with nothing remembered.
+    if setting == "SUPERTOKENS":
+        local_verdicts.clear()
+
+
+setting_changed.connect(
+    _on_setting_changed, weak=False, dispatch_uid="supertokens_django.blacklist"
+)
+
+
+def _bound() -> float | None:
+    """The bounded mode's bound in seconds, or ``None`` in the immediate mode."""
+    if st_settings.blacklist_mode != "bounded":
+        return None
+    bound = st_settings.blacklist_bound.total_seconds()
+    return bound if bound > 0 else None
+
+
 def is_revoked(handle: str) -> bool:
-    """Whether ``handle`` is on the revocation list; raises :class:`ServiceUnavailable`."""
+    """Whether ``handle`` is on the revocation list; raises :class:`ServiceUnavailable`.
+
+    In the bounded mode the answer may be up to ``BLACKLIST_BOUND`` old (module docstring)."""
+    bound = _bound()
+    if bound is None:
+        return _shared_is_revoked(handle)
+    started = monotonic()
+    known = local_verdicts.get(handle, started, bound)
+    if known is not None:
+        return known
+    revoked = _shared_is_revoked(handle)
+    local_verdicts.put(handle, started, revoked)
+    return revoked
+
+
+def _shared_is_revoked(handle: str) -> bool:
     cache = _cache()
     if cache is not None:
         try:
@@ -65,6 +172,12 @@ def is_revoked(handle: str) -> bool:
 async def ais_revoked(handle: str) -> bool:
     from asgiref.sync import sync_to_async
 
+    bound = _bound()
+    if bound is not None:
+        # A remembered verdict needs no thread hop.
+        known = local_verdicts.get(handle, monotonic(), bound)
+        if known is not None:
+            return known
     return await sync_to_async(is_revoked, thread_sensitive=True)(handle)
 
 
@@ -78,9 +191,14 @@ def _in_database(handle: str) -> bool:
 
 
 def remember_revoked(handles: Iterable[str], lifetime: timedelta) -> None:
-    """Mark ``handles`` revoked in the cache (called once the revocation has committed)."""
+    """Mark ``handles`` revoked in the cache (called once the revocation has committed), and in
+    this process's bounded-mode memory, so the process that revokes refuses at once."""
     cache = _cache()
     handles = list(handles)
+    if _bound() is not None:
+        marked = monotonic()
+        for handle in handles:
+            local_verdicts.put(handle, marked, True)
     if cache is None or not handles:
         return
     try:

@@ -36,11 +36,14 @@ E027  ``USER_GETTER`` cannot be imported, or is not callable
 E028  ``BLACKLIST_CACHE_TIMEOUT`` is not positive
 E029  ``VERIFIED_TOKEN_CACHE_SIZE`` is not a non-negative int
 E030  ``DRF_USER`` is not "auto", "django" or "token"
+E031  ``BLACKLIST_MODE`` is not "immediate" or "bounded"
+E032  ``BLACKLIST_BOUND`` is not positive
 W001  ``ACCESS_TOKEN_LIFETIME`` over a day
 W002  ``COOKIE_SECURE`` off outside ``DEBUG``
 W003  ``BLACKLIST_CACHE`` set while ``BLACKLISTING`` is off
 W004  ``SIGNING_KEY_ROTATION_INTERVAL`` shorter than twice the access-token lifetime
 W005  blacklisting served by ``DummyCache`` (stores nothing: every check queries the database)
+W006  ``BLACKLIST_MODE='bounded'`` while ``BLACKLISTING`` is off (the mode has no effect)
 ====  =========================================================================================
 """
 
@@ -66,6 +69,7 @@ _DURATIONS = (
     "LEEWAY",
     "SIGNING_KEY_ROTATION_INTERVAL",
     "BLACKLIST_CACHE_TIMEOUT",
+    "BLACKLIST_BOUND",
 )
 _POSITIVE_INTS = ("MAX_JWT_PAYLOAD_BYTES", "MAX_SESSION_DATA_BYTES")
 _ALGORITHMS = ("RS256", "ES256", "EdDSA", "HS256")
@@ -131,12 +135,22 @@ def _check_types() -> list[CheckMessage]:
         )
     if st_settings.get("DRF_USER") not in ("auto", "django", "token"):
         errors.append(_error("SUPERTOKENS['DRF_USER'] must be 'auto', 'django' or 'token'.", 30))
+    mode = st_settings.get("BLACKLIST_MODE")
+    if mode not in ("immediate", "bounded"):
+        errors.append(_error("SUPERTOKENS['BLACKLIST_MODE'] must be 'immediate' or 'bounded'.", 31))
+    elif mode == "bounded" and st_settings.get("BLACKLISTING") is not True:
+        errors.append(
+            _warning(
+                "BLACKLIST_MODE is 'bounded' but BLACKLISTING is off: the mode has no effect.",
+                6,
+            )
+        )
     return errors
 
 
 def _check_choices() -> list[CheckMessage]:
     errors: list[CheckMessage] = []
-    if st_settings.anti_csrf not in ("VIA_CUSTOM_HEADER", "VIA_TOKEN", "NONE"):
+    if st_settings.get("ANTI_CSRF") not in ("VIA_CUSTOM_HEADER", "VIA_TOKEN", "NONE"):
         errors.append(
             _error("SUPERTOKENS['ANTI_CSRF'] must be VIA_CUSTOM_HEADER, VIA_TOKEN or NONE.", 6)
         )
@@ -241,6 +255,15 @@ def _check_lifetimes() -> list[CheckMessage]:
         )
     if st_settings.blacklist_cache_timeout <= timedelta(0):
         errors.append(_error("BLACKLIST_CACHE_TIMEOUT must be positive.", 28))
+    if st_settings.blacklist_bound <= timedelta(0):
+        errors.append(
+            _error(
+                "BLACKLIST_BOUND must be positive.",
+                32,
+                "It is how long a process may trust a 'not revoked' answer in the bounded mode; "
+                "for no delay at all, use BLACKLIST_MODE='immediate'.",
+            )
+        )
     return errors
 
 

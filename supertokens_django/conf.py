@@ -1,4 +1,15 @@
-"""The ``SUPERTOKENS`` settings dict, read on every access so ``override_settings`` just works."""
+"""The ``SUPERTOKENS`` settings dict, behind a snapshot that ``override_settings`` refreshes.
+
+A verified request reads about ten settings; going through ``settings.SUPERTOKENS`` (a Python
+level ``__getattribute__`` on Django's ``LazySettings``) and the defaults for each cost more than
+the rest of the fast path. So the dict merged with :data:`DEFAULTS` is kept, keyed by the very
+dict it was built from, and a read only compares that dict's identity with the one in Django's
+own per-setting cache (``LazySettings.__dict__``, which Django empties whenever a setting is
+assigned or ``override_settings`` swaps the settings). A replaced dict is therefore never served
+stale, signal or not; Django's ``setting_changed`` signal (``override_settings``, pytest-django's
+``settings`` fixture) also drops the snapshot, which covers a project that sets no
+``SUPERTOKENS`` at all. Mutating the dict in place is not supported, as for every Django setting.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 AntiCsrfMode = Literal["VIA_CUSTOM_HEADER", "VIA_TOKEN", "NONE"]
 Algorithm = Literal["RS256", "ES256", "EdDSA", "HS256"]
@@ -40,19 +52,56 @@ DEFAULTS: dict[str, Any] = {
     "VERIFIED_TOKEN_CACHE_SIZE": 4096,
     # DRF: "auto" (the Django user, else a TokenUser), "django" (must exist) or "token".
     "DRF_USER": "auto",
+    # Blacklisting: "immediate" asks the shared store on every request; "bounded" lets each
+    # process remember a "not revoked" answer for at most BLACKLIST_BOUND (blacklist.py).
+    "BLACKLIST_MODE": "immediate",
+    "BLACKLIST_BOUND": timedelta(seconds=1),
 }
+
+BlacklistMode = Literal["immediate", "bounded"]
+
+_UNREAD = object()  # not in Django's cache of settings (yet)
+_ABSENT = object()  # the project sets no SUPERTOKENS
+# LazySettings caches each setting it has read in its instance __dict__, and empties it on every
+# change; the dict object itself lives as long as the settings object.
+_lazy_settings_cache: dict[str, Any] = object.__getattribute__(settings, "__dict__")
 
 
 class SuperTokensSettings:
-    """Typed accessors over ``settings.SUPERTOKENS``; nothing is cached."""
+    """Typed accessors over ``settings.SUPERTOKENS`` merged with :data:`DEFAULTS`."""
+
+    def __init__(self) -> None:
+        #: ``(the settings value it was built from, that dict merged over DEFAULTS)``
+        self._snapshot: tuple[object, dict[str, Any]] | None = None
 
     @property
     def raw(self) -> dict[str, Any]:
         value = getattr(settings, "SUPERTOKENS", None)
         return value if isinstance(value, dict) else {}
 
+    def _values(self) -> dict[str, Any]:
+        snapshot = self._snapshot
+        if snapshot is not None:
+            # Django's cache of settings already read: no LazySettings.__getattribute__.
+            cached = _lazy_settings_cache.get("SUPERTOKENS", _UNREAD)
+            if cached is snapshot[0] or (cached is _UNREAD and snapshot[0] is _ABSENT):
+                return snapshot[1]
+        source = getattr(settings, "SUPERTOKENS", _ABSENT)  # fills Django's cache when set
+        if snapshot is not None and source is snapshot[0]:
+            return snapshot[1]
+        merged = {**DEFAULTS, **source} if isinstance(source, dict) else dict(DEFAULTS)
+        # One tuple assignment: a thread never sees a source paired with another's values.
+        self._snapshot = (source, merged)
+        return merged
+
+    def reset(self) -> None:
+        """Forget the snapshot (``setting_changed`` does this; tests rarely need to)."""
+        self._snapshot = None
+
     def get(self, name: str) -> Any:
-        return self.raw.get(name, DEFAULTS[name])
+        if name not in DEFAULTS:
+            raise KeyError(name)
+        return self._values()[name]
 
     @property
     def access_token_lifetime(self) -> timedelta:
@@ -90,7 +139,12 @@ class SuperTokensSettings:
 
     @property
     def anti_csrf(self) -> AntiCsrfMode:
-        return self.get("ANTI_CSRF")  # type: ignore[no-any-return]
+        value = self.get("ANTI_CSRF")
+        if value in ("VIA_CUSTOM_HEADER", "VIA_TOKEN", "NONE"):
+            return value  # type: ignore[no-any-return]
+        # A misspelt mode (system check E006) must not switch the protection off in a process
+        # that never ran the checks (gunicorn doesn't): fall back to the default, which checks.
+        return "VIA_CUSTOM_HEADER"
 
     @property
     def blacklisting(self) -> bool:
@@ -153,5 +207,22 @@ class SuperTokensSettings:
     def database_retries(self) -> int:
         return int(self.get("DATABASE_RETRIES"))
 
+    @property
+    def blacklist_mode(self) -> BlacklistMode:
+        return self.get("BLACKLIST_MODE")  # type: ignore[no-any-return]
+
+    @property
+    def blacklist_bound(self) -> timedelta:
+        return self.get("BLACKLIST_BOUND")  # type: ignore[no-any-return]
+
 
 st_settings = SuperTokensSettings()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "SUPERTOKENS":
+        st_settings.reset()
+
+
+# weak=False: the receiver is a module-level function, alive as long as the module anyway.
+setting_changed.connect(_on_setting_changed, weak=False, dispatch_uid="supertokens_django.conf")

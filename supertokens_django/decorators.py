@@ -25,7 +25,7 @@ def _require_middleware(request: HttpRequest) -> None:
 def _bind_user(request: HttpRequest, session: Session | None) -> None:
     if session is None:
         return
-    from django.contrib.auth.models import AnonymousUser
+    AnonymousUser = _anonymous_user()  # noqa: N806
 
     request.user = SimpleLazyObject(lambda: session.get_user() or AnonymousUser())  # type: ignore[assignment]
 
@@ -33,6 +33,14 @@ def _bind_user(request: HttpRequest, session: Session | None) -> None:
         return await session.aget_user() or AnonymousUser()
 
     request.auser = auser
+
+
+@functools.cache
+def _anonymous_user() -> type:
+    # Imported on first use (this module may be imported before the apps are ready), once.
+    from django.contrib.auth.models import AnonymousUser
+
+    return AnonymousUser
 
 
 def _request_of(args: tuple[Any, ...]) -> HttpRequest:

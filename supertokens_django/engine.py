@@ -22,7 +22,7 @@ import hmac
 import ipaddress
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -311,19 +311,46 @@ def refresh_session(
 # --------------------------------------------------------------------------- verify
 
 
+class _LazyIssuerSession(Session):
+    """A :class:`Session` whose issuer is computed the first time something mints a token.
+
+    Part of :func:`verify_access_token`: a verified request mints nothing in the steady state,
+    and the issuer of an HTTP request costs a ``get_host()`` (several µs), so the HTTP layer
+    passes a callable. Assigning ``issuer`` replaces the callable, as on a plain ``Session``.
+    """
+
+    _issuer_factory: Callable[[], str] | None = None
+    _issuer_value: str = ""
+
+    @property
+    def issuer(self) -> str:
+        factory = self._issuer_factory
+        if factory is not None:
+            self._issuer_value, self._issuer_factory = factory(), None
+        return self._issuer_value
+
+    @issuer.setter
+    def issuer(self, value: str) -> None:
+        self._issuer_value, self._issuer_factory = value, None
+
+
 def verify_access_token(
     token: str,
     *,
     anti_csrf_token: str | None = None,
     check_anti_csrf: bool = False,
     check_database: bool = False,
-    issuer: str | None = None,
+    issuer: str | Callable[[], str] | None = None,
 ) -> Session:
     """Verify an access token and return its :class:`Session`.
 
     Steady state (no parent hash, no revocation check asked for): no database access. The first
     call after a refresh promotes the child refresh token in one transaction and queues a
     replacement access token on the session (``session.new_access_token``).
+
+    ``issuer`` is only needed when a token is minted (a promotion, a re-issue, a later
+    ``update_jwt_payload``): a callable is called then, at most once; ``None`` means
+    :func:`default_issuer`.
     """
     now = _now()
     # Through the per-process cache of tokens already verified in full (fastpath.py).
@@ -342,8 +369,13 @@ def verify_access_token(
             and hmac.compare_digest(access.anti_csrf_token.encode(), anti_csrf_token.encode())
         ):
             raise TryRefreshToken("anti-csrf check failed")
-    issuer = default_issuer() if issuer is None else issuer
-    session = Session(access, issuer=issuer)
+    session: Session
+    if isinstance(issuer, str):
+        session = Session(access, issuer=issuer)
+    else:
+        lazy = _LazyIssuerSession(access, issuer="")
+        lazy._issuer_factory = default_issuer if issuer is None else issuer
+        session = lazy
     if access.parent_refresh_token_hash1 is not None:
         _promote_from_access_token(session, access, now)
     elif check_database:

@@ -255,6 +255,14 @@ class VerifiedTokenCache:
 verified_tokens = VerifiedTokenCache()
 
 
+def is_known(token: str) -> bool:
+    """Whether ``token`` is in the cache now, i.e. was verified in full by this process.
+
+    Only a hint for the transport's "is this Bearer value one of ours?" shape test (which it
+    then skips): the verification that follows still decides. No LRU bump, no counters."""
+    return (st_settings.signing_algorithm, token) in verified_tokens._entries
+
+
 def configured_size() -> int:
     """``SUPERTOKENS["VERIFIED_TOKEN_CACHE_SIZE"]`` (read on every call, like every setting)."""
     return st_settings.verified_token_cache_size

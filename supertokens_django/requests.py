@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -118,10 +119,12 @@ def get_session(
         raise TryRefreshToken("anti-csrf check failed: no rid header")
     session = engine.verify_access_token(
         token,
-        anti_csrf_token=request.headers.get("anti-csrf"),
+        # Straight from META: ``request.headers`` builds a map of every header on first use.
+        anti_csrf_token=request.META.get("HTTP_ANTI_CSRF") if check_csrf else None,
         check_anti_csrf=check_csrf,
         check_database=check_database,
-        issuer=transport.issuer_for(request),
+        # Only minting needs the issuer (and ``get_host()`` costs several µs): computed then.
+        issuer=functools.partial(transport.issuer_for, request),
     )
     state.session, state.verified, state.mode = session, True, mode
     state.csrf_checked = check_csrf

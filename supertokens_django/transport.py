@@ -21,6 +21,7 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
+from . import fastpath
 from .conf import st_settings
 from .exceptions import (
     InvalidClaim,
@@ -179,7 +180,8 @@ def read_access_token(request: HttpRequest) -> tuple[str, Mode] | None:
     other Bearer values are ignored so that other authentication schemes can coexist
     (PROTOCOL.md §2). A cookie is always ours: a damaged one gets "try refresh token"."""
     bearer = _bearer(request)
-    if bearer and looks_like_access_token(bearer):
+    # A token this process verified in full has our structure: skip parsing it again.
+    if bearer and (fastpath.is_known(bearer) or looks_like_access_token(bearer)):
         return bearer, "header"
     cookie = _cookies(request).get(ACCESS_COOKIE)
     if cookie:

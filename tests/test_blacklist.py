@@ -218,3 +218,165 @@ def test_remember_revoked_without_cache_or_handles_does_nothing(
     remember_revoked(["x"], LIFETIME)
     assert locmem.get(cache_key("x")) is None
     assert blacklist.cache_key("h") == "supertokens:revoked:h"
+
+
+# --------------------------------------------------------------------------- the bounded mode
+
+
+class Clock:
+    """The bounded mode's monotonic clock, moved by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def mono(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    ticking = Clock()
+    monkeypatch.setattr(blacklist, "monotonic", ticking)
+    return ticking
+
+
+@pytest.fixture
+def bounded(settings: SettingsWrapper, mono: Clock) -> Iterator[Clock]:
+    settings.SUPERTOKENS = {
+        "BLACKLISTING": True,
+        "BLACKLIST_MODE": "bounded",
+        "BLACKLIST_BOUND": timedelta(seconds=1),
+    }
+    blacklist.local_verdicts.clear()
+    yield mono
+    blacklist.local_verdicts.clear()
+
+
+def revoke_in_another_process(handle: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another server revokes: same database and cache, its own per-process memory."""
+    with monkeypatch.context() as m:
+        m.setattr(blacklist, "local_verdicts", blacklist.LocalVerdicts())
+        engine.revoke_session(handle)
+
+
+def test_bounded_mode_asks_the_shared_store_once_per_bound(
+    bounded: Clock, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    handle = live_handle()
+    with django_assert_num_queries(1):
+        assert is_revoked(handle) is False
+    bounded.now += 0.999
+    with django_assert_num_queries(0):
+        assert is_revoked(handle) is False
+    bounded.now += 0.001  # the bound has passed: ask again
+    with django_assert_num_queries(1):
+        assert is_revoked(handle) is False
+
+
+def test_bounded_mode_sees_another_process_revocation_within_the_bound(
+    bounded: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = live_handle()
+    token = engine.create_session("user-2")
+    other = token.session.get_handle()
+    assert is_revoked(handle) is False  # remembered from t0
+    assert engine.verify_access_token(token.access_token.token).get_handle() == other
+    bounded.now += 0.25
+    revoke_in_another_process(handle, monkeypatch)
+    revoke_in_another_process(other, monkeypatch)
+    # Within the bound the remembered answer may still be served: that is the mode's trade.
+    bounded.now += 0.5
+    assert is_revoked(handle) is False
+    # One bound after the answer was obtained (so at most one bound after the revocation),
+    # every check refuses.
+    bounded.now += 0.25
+    assert is_revoked(handle) is True
+    with pytest.raises(Unauthorised):
+        engine.verify_access_token(token.access_token.token)
+
+
+def test_bounded_mode_never_trusts_an_answer_from_a_future_clock_reading(bounded: Clock) -> None:
+    handle = live_handle()
+    assert is_revoked(handle) is False
+    blacklist.local_verdicts.put(handle, bounded.now + 10, False)
+    assert blacklist.local_verdicts.get(handle, bounded.now, 1.0) is None
+
+
+def test_bounded_mode_the_revoking_process_refuses_at_once(
+    bounded: Clock, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    handle = live_handle()
+    assert is_revoked(handle) is False
+    engine.revoke_session(handle)
+    with django_assert_num_queries(0):
+        assert is_revoked(handle) is True
+
+
+def test_a_check_that_began_before_a_local_revocation_cannot_hide_it(bounded: Clock) -> None:
+    handle = live_handle()
+    started = bounded.now
+    bounded.now += 0.1
+    remember_revoked([handle], LIFETIME)  # committed after that check began
+    blacklist.local_verdicts.put(handle, started, False)  # the check's stale "live" lands
+    assert is_revoked(handle) is True
+
+
+def test_bounded_mode_with_a_shared_cache(
+    settings: SettingsWrapper,
+    locmem: BaseCache,
+    mono: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    settings.SUPERTOKENS = {**settings.SUPERTOKENS, "BLACKLIST_MODE": "bounded"}
+    handle = live_handle()
+    assert is_revoked(handle) is False
+    revoke_in_another_process(handle, monkeypatch)
+    assert locmem.get(cache_key(handle)) == REVOKED
+    mono.now += 1.0
+    with django_assert_num_queries(0):  # the shared cache answers
+        assert is_revoked(handle) is True
+
+
+def test_immediate_mode_sees_another_process_revocation_at_once(
+    settings: SettingsWrapper, mono: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.SUPERTOKENS = {"BLACKLISTING": True}  # BLACKLIST_MODE defaults to "immediate"
+    handle = live_handle()
+    assert is_revoked(handle) is False
+    revoke_in_another_process(handle, monkeypatch)
+    assert is_revoked(handle) is True
+    assert len(blacklist.local_verdicts) == 0
+
+
+def test_the_local_memory_is_bounded() -> None:
+    verdicts = blacklist.LocalVerdicts(max_entries=3)
+    for n in range(5):
+        verdicts.put(f"h{n}", 100.0 + n, False)
+    assert len(verdicts) == 3
+    assert verdicts.get("h0", 104.0, 10.0) is None
+    assert verdicts.get("h4", 104.0, 10.0) is False
+
+
+def test_a_settings_change_forgets_what_was_remembered(
+    bounded: Clock, settings: SettingsWrapper
+) -> None:
+    handle = live_handle()
+    assert is_revoked(handle) is False
+    assert len(blacklist.local_verdicts) == 1
+    settings.SUPERTOKENS = {**settings.SUPERTOKENS, "BLACKLIST_BOUND": timedelta(seconds=2)}
+    assert len(blacklist.local_verdicts) == 0
+
+
+def test_bounded_mode_async_check_uses_the_local_memory(
+    bounded: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgiref.sync import async_to_sync
+
+    handle = live_handle()
+    check = async_to_sync(blacklist.ais_revoked)
+    assert check(handle) is False
+    revoke_in_another_process(handle, monkeypatch)
+    assert check(handle) is False  # within the bound
+    bounded.now += 1.0
+    assert check(handle) is True

@@ -99,6 +99,16 @@ CASES: list[tuple[Any, dict[str, Any], list[str]]] = [
     ({"VERIFIED_TOKEN_CACHE_SIZE": 0}, {}, []),
     ({"DRF_USER": "anonymous"}, {}, ["E030"]),
     ({"DRF_USER": "token"}, {}, []),
+    # E031 / E032 / W006: the blacklisting mode and its bound
+    ({"BLACKLIST_MODE": "lazy"}, {}, ["E031"]),
+    ({"BLACKLIST_MODE": None, "BLACKLISTING": True}, {}, ["E031"]),
+    ({"BLACKLIST_MODE": "bounded", "BLACKLISTING": True}, {}, []),
+    ({"BLACKLIST_MODE": "immediate", "BLACKLISTING": True}, {}, []),
+    ({"BLACKLIST_MODE": "bounded"}, {}, ["W006"]),
+    ({"BLACKLIST_BOUND": timedelta(0)}, {}, ["E032"]),
+    ({"BLACKLIST_BOUND": -timedelta(seconds=1)}, {}, ["E032"]),
+    ({"BLACKLIST_BOUND": 1}, {}, ["E003"]),
+    ({"BLACKLIST_BOUND": timedelta(milliseconds=250)}, {}, []),
     # E006 / E007: choices
     ({"ANTI_CSRF": "via_token"}, {}, ["E006"]),
     ({"ANTI_CSRF": "VIA_TOKEN"}, {}, []),

@@ -316,12 +316,16 @@ def test_another_encoding_of_a_cached_token_is_verified_on_its_own(
     cache: VerifiedTokenCache, keys: Keys
 ) -> None:
     """pyjwt accepts base64 padding after the signature. Such a string is a token of its own
-    to the cache: a miss, verified in full, never an answer taken from the original's entry."""
+    to the cache: a miss, verified in full (which refuses it: not a compact JWS), never an
+    answer taken from the original's entry."""
     token = mint(keys.add("k1"))
     verify(cache, token, keys)
     padded = f"{token}="
-    assert verify(cache, padded, keys).token == padded
+    with pytest.raises(TryRefreshToken):
+        verify(cache, padded, keys)
     assert cache.info()[:2] == (0, 2)
+    assert verify(cache, token, keys).token == token  # the original is still a hit
+    assert cache.info()[:2] == (1, 2)
 
 
 # --------------------------------------------------------------------------- the bound
@@ -425,3 +429,96 @@ def test_concurrent_use_from_threads(keys: Keys) -> None:
     info = cache.info()
     assert info.hits + info.misses == 6 * 150 * (8 + 2)
     assert info.hits > 0
+
+
+# --------------------------------------------------------------------------- the hot path around it
+
+
+def test_the_settings_snapshot_follows_override_settings(settings: SettingsWrapper) -> None:
+    from django.test import override_settings
+
+    from supertokens_django.conf import st_settings
+
+    settings.SUPERTOKENS = {"LEEWAY": timedelta(seconds=3)}
+    assert st_settings.leeway == timedelta(seconds=3)
+    with override_settings(SUPERTOKENS={"LEEWAY": timedelta(seconds=5)}):
+        assert st_settings.leeway == timedelta(seconds=5)
+        assert st_settings.signing_algorithm == "RS256"  # the defaults fill the rest
+    assert st_settings.leeway == timedelta(seconds=3)
+
+
+def test_the_settings_snapshot_notices_a_replaced_dict_without_a_signal(
+    settings: SettingsWrapper,
+) -> None:
+    from django.conf import settings as django_settings
+
+    from supertokens_django.conf import st_settings
+
+    settings.SUPERTOKENS = {"DATABASE_RETRIES": 1}
+    assert st_settings.database_retries == 1
+    # Bypass setting_changed: the snapshot still sees that the dict is another one.
+    django_settings._wrapped.SUPERTOKENS = {"DATABASE_RETRIES": 2}  # type: ignore[attr-defined]
+    django_settings.__dict__.pop("SUPERTOKENS", None)  # LazySettings' own attribute cache
+    assert st_settings.database_retries == 2
+
+
+def test_the_settings_snapshot_refuses_unknown_names() -> None:
+    from supertokens_django.conf import st_settings
+
+    with pytest.raises(KeyError):
+        st_settings.get("NO_SUCH_SETTING")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("warm_keyring")
+def test_a_verified_request_computes_no_issuer_until_a_token_is_minted() -> None:
+    from supertokens_django import engine
+
+    created = engine.create_session("user-1", issuer="https://api.example.com/auth")
+    calls: list[str] = []
+
+    def issuer() -> str:
+        calls.append("issuer")
+        return "https://api.example.com/auth"
+
+    session = engine.verify_access_token(created.access_token.token, issuer=issuer)
+    assert calls == []  # steady state: nothing minted, no get_host()
+    session.reissue(custom_payload={"role": "admin"})
+    assert calls == ["issuer"]
+    assert session.new_access_token is not None
+    assert session.new_access_token.payload["iss"] == "https://api.example.com/auth"
+    session.reissue(custom_payload={"role": "user"})
+    assert calls == ["issuer"]  # computed once
+    session.issuer = "https://other.example.com/auth"  # still assignable, like any Session
+    assert session.issuer == "https://other.example.com/auth"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("warm_keyring")
+def test_the_first_use_of_a_child_token_mints_with_the_lazy_issuer() -> None:
+    from supertokens_django import engine
+
+    created = engine.create_session("user-1", issuer="https://api.example.com/auth")
+    child = engine.refresh_session(created.refresh_token.token)
+    calls: list[str] = []
+
+    def issuer() -> str:
+        calls.append("issuer")
+        return "https://api.example.com/auth"
+
+    session = engine.verify_access_token(child.access_token.token, issuer=issuer)
+    assert calls == ["issuer"]
+    assert session.new_access_token is not None
+    assert session.new_access_token.payload["iss"] == "https://api.example.com/auth"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("warm_keyring")
+def test_is_known_only_after_a_full_verification() -> None:
+    from supertokens_django import engine
+
+    token = engine.create_session("user-1").access_token.token
+    assert fastpath.is_known(token) is False
+    engine.verify_access_token(token)
+    assert fastpath.is_known(token) is True
+    assert fastpath.is_known(token[:-2] + "AA") is False

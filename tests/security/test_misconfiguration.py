@@ -240,16 +240,6 @@ def test_a_token_keyed_with_an_unusable_hs256_secret_is_never_accepted(
             assert not response.get("st-access-token") and not response.cookies
 
 
-ANTI_CSRF_FAIL_OPEN = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an ANTI_CSRF value other than the three exact names (e.g. 'via_token') "
-    "checks nothing at run time: transport.anti_csrf_required only exempts 'NONE', "
-    "requests.get_session only enforces rid for 'VIA_CUSTOM_HEADER', engine only compares "
-    "tokens for 'VIA_TOKEN'; only system check E006 stands in the way",
-)
-
-
-@ANTI_CSRF_FAIL_OPEN
 @pytest.mark.parametrize("value", ["via_token", "via_custom_header", "VIA-TOKEN", "yes", ""])
 def test_an_unknown_anti_csrf_mode_still_protects_at_run_time(
     settings: SettingsWrapper, user: object, browser: BrowserFactory, value: str
