@@ -11,7 +11,7 @@ TOX_ARGS ?=
 # PYENV_VERSION; it prints nothing (and changes nothing) where pyenv is absent.
 PYENV_ALL = $(shell scripts/pyenv-versions.sh 2>/dev/null)
 
-.PHONY: help venv system-deps services frontend demo test test-all-dbs lint tox bench bench-deps bench-smoke fuzz clean
+.PHONY: help venv system-deps services frontend demo test test-all-dbs lint tox bench bench-deps bench-smoke reliability fuzz clean
 
 help:
 	@echo "make demo          run the example project at http://127.0.0.1:8000 (SQLite)"
@@ -77,6 +77,11 @@ bench: bench-deps
 # A few seconds of every benchmark, so that the suite cannot rot (CI runs it).
 bench-smoke: bench-deps
 	$(BIN)/python benchmarks/run.py --smoke $(BENCH_ARGS)
+
+# The reliability suite at the issue's full strength (200 rounds per race, a 60-second soak).
+reliability: venv services
+	SUPERTOKENS_RELIABILITY_ITERATIONS=200 SUPERTOKENS_RELIABILITY_SOAK_SECONDS=60 \
+	  $(BIN)/pytest tests/reliability --timeout=900 $(PYTEST_ARGS)
 
 # The property-based (Hypothesis) tests with many more examples than a normal run.
 fuzz: venv

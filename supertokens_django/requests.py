@@ -8,10 +8,11 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.contrib.auth import user_logged_in
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 from django.db import models as dj_models
 from django.http import HttpRequest
 
-from . import engine, transport
+from . import db, engine, transport
 from .conf import st_settings
 from .exceptions import TryRefreshToken, Unauthorised
 from .session import Session
@@ -45,6 +46,17 @@ def _bind(request: HttpRequest, session: Session | None) -> None:
     request.supertokens = session  # type: ignore[attr-defined]
 
 
+def _hold_until_commit(state: transport.RequestState) -> None:
+    """Remember that the new tokens come from inside a caller's transaction (ATOMIC_REQUESTS).
+
+    Django rolls such a transaction back exactly when the view raises, and then answers with an
+    error; ``transport.finalize`` holds the tokens back from an error response in that case, so
+    a rolled-back refresh never hands out a token the database does not have (the client's next
+    refresh would look like theft).
+    """
+    state.uncommitted = connections[db.write_alias()].in_atomic_block
+
+
 def create_new_session(
     request: HttpRequest,
     user: Any,
@@ -55,6 +67,12 @@ def create_new_session(
     tokens in the mode the request asks for (``st-auth-mode``; header mode when it names none),
     and clears tokens the request carried in the other mode."""
     state = require_middleware(request, "create_new_session()")
+    if isinstance(user, dj_models.Model):
+        # Before the INSERT: update_last_login then takes the user row's exclusive lock first.
+        # After it, two logins of one user inside ATOMIC_REQUESTS deadlock on MariaDB (the
+        # INSERT's foreign-key check holds a shared lock on the same row).
+        request.user = user  # type: ignore[assignment]
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
     tokens = engine.create_session(
         user,
         jwt_payload=jwt_payload,
@@ -68,9 +86,7 @@ def create_new_session(
     state.issued, state.session, state.verified, state.mode = tokens, tokens.session, True, mode
     state.clear_other = other if transport.has_tokens_in(request, other) else None
     _bind(request, tokens.session)
-    if isinstance(user, dj_models.Model):
-        request.user = user  # type: ignore[assignment]
-        user_logged_in.send(sender=user.__class__, request=request, user=user)
+    _hold_until_commit(state)
     return tokens.session
 
 
@@ -158,6 +174,7 @@ def refresh_session(request: HttpRequest) -> Session:
     other: transport.Mode = "header" if mode == "cookie" else "cookie"
     state.issued, state.session, state.verified, state.mode = tokens, tokens.session, True, mode
     state.clear_other = other if transport.has_tokens_in(request, other) else None
+    _hold_until_commit(state)
     _bind(request, tokens.session)
     return tokens.session
 

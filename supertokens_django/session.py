@@ -26,12 +26,17 @@ def load_user(user_id: str) -> AbstractBaseUser | None:
         return import_string(getter)(user_id)  # type: ignore[no-any-return]
     from django.contrib.auth import get_user_model
     from django.core.exceptions import ValidationError
+    from django.db import DatabaseError
+
+    from .exceptions import ServiceUnavailable
 
     model = get_user_model()
     try:
         return model._default_manager.filter(pk=user_id).first()
     except (ValueError, TypeError, ValidationError):
         return None  # an id that is not a primary key of this model (e.g. an external id)
+    except DatabaseError as exc:
+        raise ServiceUnavailable("the user could not be loaded") from exc
 
 
 class Session:

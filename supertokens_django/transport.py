@@ -87,6 +87,8 @@ class RequestState:
     #: The session turned out to be over (e.g. an error answered by DRF's exception handler):
     #: the response clears the client's tokens.
     clear_tokens: bool = False
+    #: ``issued`` came from inside a caller's transaction, which an error response rolled back.
+    uncommitted: bool = False
     written: bool = field(default=False)
 
 
@@ -367,7 +369,7 @@ def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     session = state.session
     if state.clear_tokens or (session is not None and session.revoked):
         clear_session(response)
-    elif state.issued is not None:
+    elif state.issued is not None and not (state.uncommitted and response.status_code >= 400):
         issued = state.issued
         if session is not None and session.new_access_token is not None:
             issued = replace(issued, access_token=session.new_access_token)

@@ -86,6 +86,13 @@ class NetworkLog:
     def clear(self) -> None:
         self.exchanges.clear()
 
+    def wait_finished(self, page: Page, exchange: Exchange, timeout_ms: int = 5000) -> None:
+        """Let Playwright deliver ``requestfinished``: it may trail the page's own reaction."""
+        waited = 0
+        while not exchange.finished and waited < timeout_ms:
+            page.wait_for_timeout(25)
+            waited += 25
+
     def calls(self, path: str | None = None, method: str | None = None) -> list[Exchange]:
         return [
             exchange

@@ -96,6 +96,7 @@ def test_login_creates_a_session(server: ExampleServer, open_demo: OpenDemo, mod
 
     user_id = server.orm("user", "demo")["id"]
     [login] = demo.log.exchanges
+    demo.log.wait_finished(demo.page, login)
     assert (login.path, login.status) == ("/api/login", 200)
     assert login.request.headers["st-auth-mode"] == mode
     assert login.json() == {"user_id": user_id}

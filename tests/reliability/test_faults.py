@@ -288,12 +288,6 @@ def test_an_unreachable_database_is_a_503_and_the_tokens_survive(
     assert steady.post(SIGNOUT).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: views._signout resolves the user (session.get_user() -> load_user, a query "
-    "outside db.run) when user_logged_out has receivers; a DatabaseError there escapes as a 500 "
-    "instead of ServiceUnavailable (503).",
-)
 def test_signout_with_a_user_logged_out_receiver_and_no_database_is_a_503(
     client: Client, thefts: list[str]
 ) -> None:
@@ -498,14 +492,6 @@ def test_atomic_requests_a_theft_in_an_application_refresh_view_stays_revoked(
     assert not SessionRow.objects.filter(handle=handle).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: under ATOMIC_REQUESTS, a view that refreshes and then raises Http404 (any "
-    "exception Django answers below 500, or DRF's handler, which calls set_rollback()) rolls "
-    "the promotion back, but transport.finalize still writes the new tokens (status < 500); "
-    "the client then holds a refresh token the database never accepted, and its next refresh "
-    "is a false theft detection that revokes the session.",
-)
 @pytest.mark.usefixtures("atomic_requests")
 def test_atomic_requests_a_rolled_back_refresh_hands_out_no_token_the_database_lacks(
     client: Client, thefts: list[str]

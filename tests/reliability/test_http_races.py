@@ -50,7 +50,6 @@ from tests.reliability.conftest import (
 )
 from tests.reliability.options import ITERATIONS
 from tests.reliability.servers import Deployment, GunicornServer, ServerConfig
-from tests.settings import TEST_DB
 
 pytestmark = pytest.mark.slow
 
@@ -401,19 +400,7 @@ def atomic_server(servers: Callable[[ServerConfig], GunicornServer]) -> Gunicorn
     "atomic_requests",
     [
         pytest.param(False, id="autocommit"),
-        pytest.param(
-            True,
-            id="atomic-requests",
-            marks=pytest.mark.xfail(
-                TEST_DB == "mariadb",
-                strict=True,
-                reason="BUG: requests.create_new_session inserts the session (InnoDB takes a "
-                "shared lock on the user row for the foreign key), then sends user_logged_in, "
-                "whose update_last_login UPDATEs that row (exclusive lock): inside one "
-                "transaction (ATOMIC_REQUESTS) concurrent logins of one user deadlock (1213) "
-                "and answer 500.",
-            ),
-        ),
+        pytest.param(True, id="atomic-requests"),
     ],
 )
 def test_create_session_burst_for_one_user(
