@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 
+import django
+
 from example_project.settings import *  # noqa: F403
 from tests.reliability.options import redis_cache, supertokens_options
 
@@ -18,8 +20,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 _database = json.loads(os.environ["RELIABILITY_DATABASE"])
 _database["ATOMIC_REQUESTS"] = os.environ.get("RELIABILITY_ATOMIC_REQUESTS") == "1"
-if _database["ENGINE"].endswith("sqlite3"):
-    # As in the example project: readers go on while one request writes.
+if _database["ENGINE"].endswith("sqlite3") and django.VERSION >= (5, 1):
+    # As in the example project: readers go on while one request writes (the option needs
+    # Django 5.1; older versions pass OPTIONS straight to sqlite3.connect()).
     _database.setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
 DATABASES = {"default": _database}
 
