@@ -144,3 +144,32 @@ class IndexFriendlyChangeList(ChangeList):
                 for y in range(first.year, last.year + 1)
             ],
         }
+
+
+class LargeTableAdminMixin:
+    """The changelist, paginator and search shared by the admins of tables that grow to
+    millions of rows (sessions, revoked sessions): no full ``COUNT(*)``, exact indexed search."""
+
+    changelist_class: type[ChangeList] = IndexFriendlyChangeList
+    #: The column searched for an IP address, or ``None`` when the table keeps none.
+    search_ip_field: str | None = None
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return self.changelist_class
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Any],
+        per_page: int,
+        *args: Any,
+        **kwargs: Any,
+    ) -> EstimatingPaginator:
+        return EstimatingPaginator(queryset, per_page, *args, **kwargs)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        from .search import search_sessions
+
+        return search_sessions(queryset, search_term, ip_field=self.search_ip_field), False

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
 from django.utils.html import format_html
@@ -14,12 +12,11 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import RevocationReason, RevokedSession
 from . import display
-from .changelist import EstimatingPaginator, IndexFriendlyChangeList
-from .search import search_sessions
+from .changelist import LargeTableAdminMixin
 
 
 @admin.register(RevokedSession)
-class RevokedSessionAdmin(admin.ModelAdmin):
+class RevokedSessionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("handle", "user_link", "reason_label", "revoked_at", "revoked_by", "expires_at")
     list_filter = ("reason",)
     date_hierarchy = "revoked_at"
@@ -48,24 +45,6 @@ class RevokedSessionAdmin(admin.ModelAdmin):
             static("admin/img/icon-alert.svg"),
             label,
         )
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return IndexFriendlyChangeList
-
-    def get_paginator(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Any],
-        per_page: int,
-        *args: Any,
-        **kwargs: Any,
-    ) -> EstimatingPaginator:
-        return EstimatingPaginator(queryset, per_page, *args, **kwargs)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        return search_sessions(queryset, search_term), False
 
     # The blacklist is written by the engine only: deleting a record would un-revoke a session.
     def has_add_permission(self, request: HttpRequest) -> bool:

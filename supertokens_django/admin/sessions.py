@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -25,10 +24,9 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import RevocationReason, RevokedSession, Session
 from . import display, overview
-from .changelist import EstimatingPaginator, IndexFriendlyChangeList
+from .changelist import IndexFriendlyChangeList, LargeTableAdminMixin
 from .device import describe_device
 from .revoking import RevocationMixin
-from .search import search_sessions
 
 #: Never loaded for the list: the JSON can be 64 KiB a row, the hash is never shown anywhere.
 LIST_DEFERRED = ("session_data", "jwt_payload", "refresh_token_hash_2")
@@ -71,7 +69,10 @@ class SessionChangeList(IndexFriendlyChangeList):
 
 
 @admin.register(Session)
-class SessionAdmin(RevocationMixin, admin.ModelAdmin):
+class SessionAdmin(RevocationMixin, LargeTableAdminMixin, admin.ModelAdmin):
+    changelist_class = SessionChangeList
+    search_ip_field = "ip_address"
+
     list_display = (
         "session",
         "user_link",
@@ -154,24 +155,6 @@ class SessionAdmin(RevocationMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset(request).defer("refresh_token_hash_2")
         return queryset
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return SessionChangeList
-
-    def get_paginator(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet[Any],
-        per_page: int,
-        *args: Any,
-        **kwargs: Any,
-    ) -> EstimatingPaginator:
-        return EstimatingPaginator(queryset, per_page, *args, **kwargs)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
-    ) -> tuple[QuerySet[Any], bool]:
-        return search_sessions(queryset, search_term, ip_field="ip_address"), False
 
     # -- permissions: view to look, revoke (see RevocationMixin), nobody adds or edits
 
