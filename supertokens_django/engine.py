@@ -490,7 +490,10 @@ def _after_revocation(
         )
 
 
-def _revoke_where(filters: dict[str, Any], *, reason: str, revoked_by: str = "") -> list[str]:
+def _delete_where(
+    filters: dict[str, Any], reason: str, revoked_by: str
+) -> list[tuple[str, str, Any]]:
+    """Delete and blacklist the matching rows in one transaction; return (handle, subject, user)."""
     now = _now()
 
     def revoke() -> list[tuple[str, str, Any]]:
@@ -504,10 +507,24 @@ def _revoke_where(filters: dict[str, Any], *, reason: str, revoked_by: str = "")
             _delete_and_blacklist(rows, reason, revoked_by, now)
         return rows
 
-    rows = db.run(revoke)
+    return db.run(revoke)
+
+
+def _revoke_where(filters: dict[str, Any], *, reason: str, revoked_by: str = "") -> list[str]:
+    rows = _delete_where(filters, reason, revoked_by)
     handles = [h for h, _s, _u in rows]
     _after_revocation(handles, reason, revoked_by, {h: s for h, s, _u in rows})
     return handles
+
+
+def confirm_theft(handle: str) -> None:
+    """Revoke ``handle`` for theft if its row is still there, without signals (they went out
+    with the first revocation, which a caller's transaction may have rolled back)."""
+    if _delete_where({"handle": handle}, RevocationReason.THEFT, ""):
+        blacklist.remember_revoked([handle], st_settings.access_token_lifetime + st_settings.leeway)
+        security_logger.warning(
+            "session %s revoked again for theft: the first was rolled back", handle
+        )
 
 
 def _handle(value: Any) -> str | None:

@@ -10,6 +10,11 @@ it starts signing, whenever a process signs during that window or ``supertokens_
 runs. Each key has a unique ``generation``; rotating inserts ``max + 1`` with ``max`` read before
 the keys the decision rests on, so concurrent rotations collide on the constraint and exactly one
 new key wins.
+
+A forced rotation ("rotate now") keeps the same rule in small: its key is published
+``FORCED_KEY_NOTICE`` before it signs, because a process that reloaded its keys just before the
+new key was stored reloads again on an unknown ``kid`` only after ``UNKNOWN_KID_RELOAD_SECONDS``.
+No process can see a token signed with a key it may not reload yet.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ from .tokens import SigningMaterial
 UNKNOWN_KID_RELOAD_SECONDS = 1.0
 #: How far in the past a key created because none was signing starts (see ``ensure_keys``).
 NEW_KEY_BACKDATE = timedelta(minutes=1)
+#: How long a forced rotation's key is published before it signs: the unknown-kid reload
+#: interval, plus as much again for generating and storing the key and for clock skew between
+#: the servers that sign.
+FORCED_KEY_NOTICE = timedelta(seconds=2 * UNKNOWN_KID_RELOAD_SECONDS)
 _ENCRYPTION_SALT = b"supertokens_django.keys.encryption"
 
 
@@ -192,6 +201,26 @@ class _State:
         return any(k.generation > key.generation for k in self.keys)
 
 
+def _rotation_since(state: _State, generation: int, now: datetime) -> _Loaded | None:
+    """The newest key above ``generation`` that takes over early from the key signing at ``now``
+    among those up to ``generation`` (any newer key, if none was signing)."""
+    previous = max(
+        (
+            k
+            for k in state.keys
+            if k.generation <= generation and k.signs_from <= now < k.signs_until
+        ),
+        key=lambda k: k.generation,
+        default=None,
+    )
+    newer = (
+        k
+        for k in state.keys
+        if k.generation > generation and (previous is None or k.signs_from < previous.signs_until)
+    )
+    return max(newer, key=lambda k: k.generation, default=None)
+
+
 @functools.lru_cache(maxsize=8)
 def _static_key(algorithm: str, value: str) -> _Loaded:
     """``STATIC_SIGNING_KEY`` parsed once per process (per value, so settings may change).
@@ -248,23 +277,23 @@ class KeyRing:
     def ensure_keys(self, now: datetime, *, force: bool = False) -> _Loaded:
         """Make sure a key signs at ``now`` and its successor is announced; return the signer.
 
-        ``force`` creates a new key that signs from ``now`` on ("rotate now"); if another worker
-        rotates at the same moment, its key is the rotation.
+        ``force`` rotates instead (see :meth:`_rotate`) and returns the new key, which signs
+        from ``now + FORCED_KEY_NOTICE``.
 
         Creating is a compare-and-swap: the highest generation is read *before* the keys the
         decision is based on, and the new key takes the next one. A worker that decided on a
         stale view collides with the unique ``generation`` and decides again on a fresh one.
         """
         with self._lock:
+            if force:
+                return self._rotate(now)
             algorithm = st_settings.signing_algorithm
             interval = st_settings.signing_key_rotation_interval
             for _attempt in range(3):
                 top = self._top_generation()
                 state = self._load(now, algorithm)
                 signer = state.signer(now)
-                if force:
-                    starts = now
-                elif signer is None:
+                if signer is None:
                     # Nobody can have signed with a key that does not exist yet, so it may start
                     # a little in the past: a worker whose clock reads a few ms earlier than
                     # ours then finds it signing, instead of creating a second one.
@@ -276,12 +305,41 @@ class KeyRing:
                 else:
                     return signer
                 self._create(now, starts, algorithm, interval, generation=top + 1)
-                force = False
             state = self._load(now, algorithm)
             signer = state.signer(now)
             if signer is None:  # pragma: no cover - three lost races in a row
                 raise ServiceUnavailable("could not establish a signing key")
             return signer
+
+    def _rotate(self, now: datetime) -> _Loaded:
+        """Create a key that takes over from the current signer at ``now + FORCED_KEY_NOTICE``.
+
+        The previous key is not withdrawn: it verifies until its ``verifies_until``. When no key
+        signs at all, the new one starts at once (backdated like a first key): nobody holds a
+        token to be confused by it.
+
+        Two rotations at once are one rotation. Each remembers the highest generation it read
+        first; a worker that loses the insert returns the key that won, that is, the newest key
+        created since, which takes over before the previous signer would have ended. A key that
+        won but only announces the natural successor (it starts when the previous one ends) is
+        not a rotation: the worker tries again.
+        """
+        algorithm = st_settings.signing_algorithm
+        interval = st_settings.signing_key_rotation_interval
+        since: int | None = None
+        for _attempt in range(3):
+            top = self._top_generation()
+            since = top if since is None else since
+            state = self._load(now, algorithm)
+            rotation = _rotation_since(state, since, now)
+            if rotation is not None:
+                return rotation
+            starts = now + FORCED_KEY_NOTICE if state.signer(now) else now - NEW_KEY_BACKDATE
+            self._create(now, starts, algorithm, interval, generation=top + 1)
+        rotation = _rotation_since(self._load(now, algorithm), since or 0, now)
+        if rotation is None:  # pragma: no cover - three lost races in a row
+            raise ServiceUnavailable("could not rotate the signing key")
+        return rotation
 
     def _top_generation(self) -> int:
         from .models import SigningKey

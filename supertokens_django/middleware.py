@@ -46,6 +46,10 @@ class SuperTokensMiddleware(MiddlewareMixin):
         return None
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        from .requests import confirm_theft
+
+        # After the view and outside its ATOMIC_REQUESTS transaction (Django wraps the view).
+        confirm_theft(request)
         return transport.finalize(request, response)
 
 

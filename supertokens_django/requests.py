@@ -14,7 +14,7 @@ from django.http import HttpRequest
 
 from . import db, engine, transport
 from .conf import st_settings
-from .exceptions import TryRefreshToken, Unauthorised
+from .exceptions import ServiceUnavailable, TokenTheftDetected, TryRefreshToken, Unauthorised
 from .session import Session
 
 
@@ -163,20 +163,49 @@ def refresh_session(request: HttpRequest) -> Session:
         and not transport.has_custom_header(request)
     ):
         raise Unauthorised("anti-csrf check failed on refresh: no rid header", clear_tokens=False)
-    tokens = engine.refresh_session(
-        token,
-        anti_csrf_token=request.headers.get("anti-csrf"),
-        check_anti_csrf=check_csrf,
-        issuer=transport.issuer_for(request),
-        meta=request_meta(request),
-        request=request,
-    )
+    try:
+        tokens = engine.refresh_session(
+            token,
+            anti_csrf_token=request.headers.get("anti-csrf"),
+            check_anti_csrf=check_csrf,
+            issuer=transport.issuer_for(request),
+            meta=request_meta(request),
+            request=request,
+        )
+    except TokenTheftDetected as exc:
+        if connections[db.write_alias()].in_atomic_block:
+            state.theft_to_confirm = exc.handle
+        raise
     other: transport.Mode = "header" if mode == "cookie" else "cookie"
     state.issued, state.session, state.verified, state.mode = tokens, tokens.session, True, mode
     state.clear_other = other if transport.has_tokens_in(request, other) else None
     _hold_until_commit(state)
     _bind(request, tokens.session)
     return tokens.session
+
+
+def confirm_theft(request: HttpRequest) -> None:
+    """Revoke again a session this request revoked for theft inside a caller's transaction.
+
+    Under ``ATOMIC_REQUESTS`` an application view that lets :class:`TokenTheftDetected`
+    propagate has its transaction rolled back, the theft's revocation with it, while the 401
+    and the signal still go out: the stolen session would stay live. The middleware calls this
+    after the view, outside its transaction; when the revocation did commit, it finds no row and
+    does nothing. A database fault here is logged, not raised: the response is already a 401.
+    """
+    state = transport.state_of(request)
+    handle = state.theft_to_confirm if state is not None else None
+    if state is None or handle is None:
+        return
+    state.theft_to_confirm = None
+    try:
+        engine.confirm_theft(handle)
+    except ServiceUnavailable:
+        engine.security_logger.error(
+            "session %s was revoked for theft in a transaction that may have rolled back, and "
+            "the database is unavailable to revoke it again",
+            handle,
+        )
 
 
 acreate_new_session = sync_to_async(create_new_session, thread_sensitive=True)

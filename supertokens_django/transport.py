@@ -89,6 +89,9 @@ class RequestState:
     clear_tokens: bool = False
     #: ``issued`` came from inside a caller's transaction, which an error response rolled back.
     uncommitted: bool = False
+    #: A session revoked for theft inside a caller's transaction: revoked again once the view
+    #: is done, in case that transaction rolled back (see ``requests.confirm_theft``).
+    theft_to_confirm: str | None = None
     written: bool = field(default=False)
 
 

@@ -26,7 +26,7 @@ from supertokens_django.admin import search
 from supertokens_django.admin.device import describe_device
 from supertokens_django.engine import RequestMeta
 from supertokens_django.exceptions import TokenTheftDetected
-from supertokens_django.keys import keyring
+from supertokens_django.keys import FORCED_KEY_NOTICE, keyring
 from supertokens_django.models import RevocationReason, RevokedSession, Session, SigningKey
 from tests.http_helpers import fresh_keyring  # noqa: F401  (fixture)
 
@@ -655,7 +655,7 @@ def test_signing_keys_list(admin_client: Client, viewer_client: Client, user: An
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
 
 
-def test_rotate_now(admin_client: Client, user: Any) -> None:
+def test_rotate_now(admin_client: Client, user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     engine.create_session(user)
     old = SigningKey.objects.get()
     rotate = reverse("admin:supertokens_django_signingkey_rotate")
@@ -668,14 +668,21 @@ def test_rotate_now(admin_client: Client, user: Any) -> None:
     assert response.status_code == 302
     new = SigningKey.objects.exclude(pk=old.pk).get()
     assert new.generation == old.generation + 1
-    assert keyring.signing_material(timezone.now()).kid == new.kid
+    assert new.signs_from == new.created_at + FORCED_KEY_NOTICE
+    assert keyring.signing_material(new.signs_from).kid == new.kid
     page = html(admin_client.get(reverse(KEYS)))
-    assert f"Key {new.kid} signs new access tokens from now on." in page
-    states = {
-        k.kid: admin.site._registry[SigningKey].state(k)
-        for k in admin_client.get(reverse(KEYS)).context["cl"].result_list
-    }
-    assert states == {new.kid: "Signing", old.kid: "Verifies only"}
+    assert f"Key {new.kid} is published and signs new access tokens in 2 seconds." in page
+
+    def states() -> dict[str, str]:
+        return {
+            k.kid: admin.site._registry[SigningKey].state(k)
+            for k in admin_client.get(reverse(KEYS)).context["cl"].result_list
+        }
+
+    assert states() == {new.kid: "Announced", old.kid: "Signing"}
+    signing = new.signs_from
+    monkeypatch.setattr(timezone, "now", lambda: signing)
+    assert states() == {new.kid: "Signing", old.kid: "Verifies only"}
 
 
 def test_key_states(admin_client: Client, settings: Any) -> None:

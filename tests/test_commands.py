@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from supertokens_django import engine
 from supertokens_django.exceptions import Unauthorised
-from supertokens_django.keys import keyring
+from supertokens_django.keys import FORCED_KEY_NOTICE, keyring
 from supertokens_django.models import RevocationReason, RevokedSession, Session, SigningKey
 from supertokens_django.signals import session_revoked
 
@@ -254,7 +254,7 @@ def test_rotate_keys_announces_the_successor_in_time(
     assert {k["kid"] for k in keyring.jwks(later)["keys"]} == {current.kid, successor.kid}
 
 
-def test_rotate_keys_force_rotates_now_and_the_old_key_keeps_verifying(
+def test_rotate_keys_force_publishes_a_key_that_signs_shortly_and_the_old_key_keeps_verifying(
     now: datetime, user: User
 ) -> None:
     tokens = engine.create_session(user)
@@ -265,12 +265,17 @@ def test_rotate_keys_force_rotates_now_and_the_old_key_keeps_verifying(
 
     new = SigningKey.objects.exclude(kid=old.kid).get()
     assert new.generation == old.generation + 1
-    assert new.signs_from == now
-    assert out.splitlines()[0].startswith(f"Current signing key {new.kid} (RS256),")
+    assert new.signs_from == now + FORCED_KEY_NOTICE  # published before it signs
+    assert out == (
+        f"New signing key {new.kid} (RS256) is published and signs from "
+        f"{new.signs_from.isoformat(timespec='seconds')} until "
+        f"{new.signs_until.isoformat(timespec='seconds')}.\n"
+    )
     # Tokens signed with the previous key stay valid; new ones are signed with the new key.
     keyring.reset()
     assert engine.verify_access_token(tokens.access_token.token).get_user_id() == str(user.pk)
-    assert keyring.signing_material(now).kid == new.kid
+    assert keyring.signing_material(now).kid == old.kid
+    assert keyring.signing_material(new.signs_from).kid == new.kid
 
 
 def test_rotate_keys_uses_the_configured_algorithm(now: datetime, settings: Settings) -> None:

@@ -24,6 +24,7 @@ from pytest_django import Settings as SettingsWrapper
 from supertokens_django import keys
 from supertokens_django.exceptions import ServiceUnavailable
 from supertokens_django.keys import (
+    FORCED_KEY_NOTICE,
     NEW_KEY_BACKDATE,
     KeyRing,
     announce_period,
@@ -229,14 +230,75 @@ def test_quiet_server_creates_a_new_key_when_the_old_one_stopped_signing(keyring
 
 
 @pytest.mark.django_db
-def test_forced_rotation_signs_at_once_and_keeps_the_old_key_verifying(keyring: KeyRing) -> None:
+def test_forced_rotation_publishes_first_and_keeps_the_old_key_verifying(
+    keyring: KeyRing,
+) -> None:
     first = keyring.signing_material(T0)
     token = sign(first, T0)
-    rotated = keyring.ensure_keys(T0 + timedelta(minutes=1), force=True)
+    rotated_at = T0 + timedelta(minutes=1)
+    rotated = keyring.ensure_keys(rotated_at, force=True)
     assert rotated.kid != first.kid
-    now = T0 + timedelta(minutes=2)
-    assert keyring.signing_material(now).kid == rotated.kid
-    assert verify_with(keyring, token, now).user_id == "u"
+    assert rotated.signs_from == rotated_at + FORCED_KEY_NOTICE
+    # Published (in the JWKS, so every server can load it) before anything signs with it.
+    assert rotated.kid in {k["kid"] for k in keyring.jwks(rotated_at)["keys"]}
+    assert keyring.signing_material(rotated.signs_from - timedelta(microseconds=1)).kid == first.kid
+    assert keyring.signing_material(rotated.signs_from).kid == rotated.kid
+    assert verify_with(keyring, token, rotated.signs_from).user_id == "u"
+
+
+@pytest.mark.django_db
+def test_forcing_with_no_key_at_all_signs_at_once(keyring: KeyRing) -> None:
+    first = keyring.ensure_keys(T0, force=True)
+    assert first.signs_from == START
+    assert keyring.signing_material(T0).kid == first.kid
+    assert SigningKey.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_rotation_that_loses_the_race_returns_the_winners_key(
+    keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read the same top generation; the other inserts first, with its own (later) clock."""
+    keyring.signing_material(T0)
+    rotated_at = T0 + timedelta(minutes=1)
+    real_load, winner = KeyRing._load, []
+
+    def load_then_lose(ring: KeyRing, now: datetime, algorithm: str) -> Any:
+        state = real_load(ring, now, algorithm)
+        if ring is keyring and not winner:
+            winner.append(KeyRing().ensure_keys(now + timedelta(seconds=1), force=True))
+        return state
+
+    monkeypatch.setattr(KeyRing, "_load", load_then_lose)
+    mine = keyring.ensure_keys(rotated_at, force=True)
+
+    assert SigningKey.objects.count() == 2
+    assert mine.kid == winner[0].kid
+    assert mine.signs_from == rotated_at + timedelta(seconds=1) + FORCED_KEY_NOTICE
+
+
+@pytest.mark.django_db
+def test_a_rotation_that_loses_to_an_announced_successor_still_rotates(
+    keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key that won the insert only announces the successor, which starts when the current
+    key ends: that is not a rotation, so the worker tries again."""
+    current = keyring.ensure_keys(T0)
+    real_load, announced = KeyRing._load, []
+
+    def load_then_lose(ring: KeyRing, now: datetime, algorithm: str) -> Any:
+        state = real_load(ring, now, algorithm)
+        if ring is keyring and not announced:
+            announced.append(KeyRing().ensure_keys(START + INTERVAL - timedelta(minutes=30)))
+        return state
+
+    monkeypatch.setattr(KeyRing, "_load", load_then_lose)
+    rotated = keyring.ensure_keys(T0, force=True)
+
+    successor = SigningKey.objects.get(generation=current.generation + 1)
+    assert successor.signs_from == START + INTERVAL
+    assert rotated.generation == current.generation + 2
+    assert rotated.signs_from == T0 + FORCED_KEY_NOTICE
 
 
 @pytest.mark.django_db

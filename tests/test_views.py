@@ -150,19 +150,27 @@ def test_the_jwks(client: Client) -> None:
     assert client.head(JWKS).status_code == 200
 
 
-def test_the_jwks_verifies_tokens_signed_before_and_after_a_rotation(client: Client) -> None:
+def test_the_jwks_verifies_tokens_signed_before_and_after_a_rotation(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from django.utils import timezone
 
+    from supertokens_django import engine
+    from supertokens_django.keys import FORCED_KEY_NOTICE as notice
     from supertokens_django.keys import keyring
 
     before = Agent(client, "header").login()["st-access-token"]
-    keyring.ensure_keys(timezone.now(), force=True)
+    new = keyring.ensure_keys(timezone.now(), force=True)
+    monkeypatch.setattr(engine, "_now", lambda: new.signs_from)  # once the new key signs
     after = Agent(client, "header").login()["st-access-token"]
+    assert jwt.get_unverified_header(after)["kid"] == new.kid
     keys = {k["kid"]: k for k in json_body(client.get(JWKS))["keys"]}
 
     for token in (before, after):
         key = keys[jwt.get_unverified_header(token)["kid"]]
-        assert jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"])["sub"] == "user-1"
+        # The leeway: ``after`` was signed on a clock moved to when the new key signs.
+        claims = jwt.decode(token, jwt.PyJWK(key).key, algorithms=["RS256"], leeway=notice)
+        assert claims["sub"] == "user-1"
     assert len(keys) == 2
 
 

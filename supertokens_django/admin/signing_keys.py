@@ -5,6 +5,7 @@ Rotating needs the ``add_signingkey`` permission: it adds the key that signs fro
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ..conf import st_settings
 from ..exceptions import ServiceUnavailable
@@ -109,7 +111,7 @@ class SigningKeyAdmin(admin.ModelAdmin):
         ]
 
     def rotate_view(self, request: HttpRequest) -> HttpResponse:
-        """GET asks for confirmation; POST creates a key that signs from now on."""
+        """GET asks for confirmation; POST creates a key that signs two seconds later."""
         if not self.has_rotate_permission(request):
             raise PermissionDenied
         changelist = reverse(
@@ -124,7 +126,8 @@ class SigningKeyAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(changelist)
         if request.method == "POST":
             try:
-                key = keyring.ensure_keys(timezone.now(), force=True)
+                now = timezone.now()
+                key = keyring.ensure_keys(now, force=True)
             except ServiceUnavailable:
                 self.message_user(
                     request, _("The database is unavailable: no key was created."), messages.ERROR
@@ -132,7 +135,8 @@ class SigningKeyAdmin(admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    _("Key %(kid)s signs new access tokens from now on.") % {"kid": key.kid},
+                    _("Key %(kid)s is published and signs new access tokens %(when)s.")
+                    % {"kid": key.kid, "when": _starts(key.signs_from - now)},
                     messages.SUCCESS,
                 )
             return HttpResponseRedirect(changelist)
@@ -157,3 +161,10 @@ class SigningKeyAdmin(admin.ModelAdmin):
             "st_rotate_url": self._rotate_url() if self.has_rotate_permission(request) else None,
         }
         return super().changelist_view(request, context)
+
+
+def _starts(delay: timedelta) -> str:
+    seconds = round(delay.total_seconds())
+    if seconds <= 0:
+        return str(_("from now on"))
+    return ngettext("in %(n)d second", "in %(n)d seconds", seconds) % {"n": seconds}

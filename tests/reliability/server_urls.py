@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -30,9 +31,19 @@ def login(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def rotate_keys(request: HttpRequest) -> JsonResponse:
-    """What ``supertokens_rotate_keys --force`` does, in this worker's own key ring."""
+    """What ``supertokens_rotate_keys --force`` does, in this worker's own key ring; then, unless
+    ``?wait=0``, wait until the new key signs (``FORCED_KEY_NOTICE`` later)."""
     signer = keyring.ensure_keys(timezone.now(), force=True)
-    return JsonResponse({"kid": signer.kid, "generation": signer.generation, "pid": os.getpid()})
+    if request.GET.get("wait") != "0":
+        time.sleep(max(0.0, (signer.signs_from - timezone.now()).total_seconds()))
+    return JsonResponse(
+        {
+            "kid": signer.kid,
+            "generation": signer.generation,
+            "signs_from": signer.signs_from.isoformat(),
+            "pid": os.getpid(),
+        }
+    )
 
 
 @require_GET

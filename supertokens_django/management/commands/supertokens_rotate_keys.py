@@ -5,9 +5,11 @@ if there is none, and publish the successor once the current key is within its a
 (see :mod:`supertokens_django.keys`). Running it from cron, more often than that period, means
 the successor is always published in the JWKS before any worker signs with it.
 
-``--force`` creates a key that signs from now on. The previous key is not withdrawn: it keeps
-verifying until its ``verifies_until``, and workers that have it cached may keep signing with it
-until they reload (at the latest when it nears the end of its signing window).
+``--force`` creates a key that signs two seconds from now (``keys.FORCED_KEY_NOTICE``: every
+server can load it before it sees a token signed with it). The previous key is not withdrawn: it
+keeps verifying until its ``verifies_until``, and workers that have it cached may keep signing
+with it until they reload (on the first token signed with the new key they see, at the latest
+when the old key nears the end of its signing window).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Create a new key that signs from now on (the old one keeps verifying).",
+            help="Create a new key that signs two seconds from now (the old one keeps verifying).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -61,6 +63,13 @@ class Command(BaseCommand):
             raise CommandError(f"The database is unavailable: {exc.__cause__ or exc}") from exc
         except (ImproperlyConfigured, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        if signer.signs_from > now:
+            self.stdout.write(
+                f"New signing key {signer.kid} ({signer.algorithm}) is published and signs from "
+                f"{signer.signs_from.isoformat(timespec='seconds')} until "
+                f"{signer.signs_until.isoformat(timespec='seconds')}."
+            )
+            return
         self.stdout.write(
             f"Current signing key {signer.kid} ({signer.algorithm}), signs until "
             f"{signer.signs_until.isoformat(timespec='seconds')}."
