@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -148,11 +149,48 @@ def is_revoked(handle: str) -> bool:
     return revoked
 
 
+#: One reader per cache backend instance (Django keeps one instance per thread and alias).
+_readers: weakref.WeakKeyDictionary[BaseCache, Callable[[str], Any]] = weakref.WeakKeyDictionary()
+
+
+def _reader(cache: BaseCache) -> Callable[[str], Any]:
+    reader = _readers.get(cache)
+    if reader is None:
+        reader = _readers[cache] = _make_reader(cache)
+    return reader
+
+
+def _make_reader(cache: BaseCache) -> Callable[[str], Any]:
+    """``cache.get`` for one key, by a shorter path to the same answer on Django's RedisCache.
+
+    ``RedisCache.get`` builds a new redis-py client object on every call, which on loopback
+    costs about as much as the GET itself, and it runs on every verified request in the
+    immediate mode. This keeps one read client per backend instance (redis-py clients are
+    thread-safe over their connection pool) and reads the very key and format ``get`` would
+    (``make_key``, the backend's serializer). Any other backend, or a subclass that may shard
+    or serialize differently, keeps its own ``get``.
+    """
+    from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+    backend = getattr(cache, "_cache", None) if type(cache) is RedisCache else None
+    if type(backend) is not RedisCacheClient:
+        return cache.get
+    client = backend.get_client(write=False)
+    loads = backend._serializer.loads  # type: ignore[attr-defined]
+    make_key = cache.make_key
+
+    def get(key: str) -> Any:
+        value = client.get(make_key(key))
+        return None if value is None else loads(value)
+
+    return get
+
+
 def _shared_is_revoked(handle: str) -> bool:
     cache = _cache()
     if cache is not None:
         try:
-            cached = cache.get(cache_key(handle))
+            cached = _reader(cache)(cache_key(handle))
         except Exception:  # any backend error: fall back to the database  # noqa: BLE001
             logger.warning("blacklist cache unavailable; checking the database", exc_info=True)
             cache = None

@@ -151,6 +151,34 @@ def test_redis_cache_end_to_end(
         engine.verify_access_token(token)
 
 
+def test_the_redis_reader_reads_what_the_cache_wrote_with_one_client(
+    redis_cache: BaseCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The short path for Django's RedisCache answers exactly as ``cache.get`` would (same key,
+    prefix, version and serializer) and builds its redis-py client once, not per call."""
+    from django.core.cache.backends.locmem import LocMemCache
+    from django.core.cache.backends.redis import RedisCacheClient
+
+    reader = blacklist._reader(redis_cache)
+    assert reader is blacklist._reader(redis_cache)
+    built: list[bool] = []
+    real = RedisCacheClient.get_client
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        built.append(True)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RedisCacheClient, "get_client", counting)
+    redis_cache.set_many({"k-revoked": REVOKED, "k-live": LIVE, "k-int": 7}, timeout=60)
+    written = len(built)
+    for key in ("k-revoked", "k-live", "k-int", "k-missing"):
+        assert reader(key) == redis_cache.get(key)
+        assert reader(key) == {"k-revoked": REVOKED, "k-live": LIVE, "k-int": 7}.get(key)
+    assert len(built) == written + 4  # one per ``cache.get``, none per reader call
+    other = LocMemCache("reader-test", {})
+    assert blacklist._reader(other) == other.get  # any other backend keeps its own ``get``
+
+
 def test_cache_fault_falls_back_to_the_database(
     dead_cache: BaseCache,
     django_assert_num_queries: DjangoAssertNumQueries,
