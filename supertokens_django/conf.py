@@ -14,7 +14,8 @@ stale, signal or not; Django's ``setting_changed`` signal (``override_settings``
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -67,19 +68,156 @@ _ABSENT = object()  # the project sets no SUPERTOKENS
 _lazy_settings_cache: dict[str, Any] = object.__getattribute__(settings, "__dict__")
 
 
-class SuperTokensSettings:
-    """Typed accessors over ``settings.SUPERTOKENS`` merged with :data:`DEFAULTS`."""
+class Resolved:
+    """One snapshot of the settings, typed. Each value is computed on its first read and is a
+    plain instance attribute after that (``cached_property``): the hot path reads a handful per
+    request. A misconfigured value (system checks report it) raises only where it is read."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def get(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise KeyError(name)
+        return self._values[name]
+
+    @cached_property
+    def access_token_lifetime(self) -> timedelta:
+        return self.get("ACCESS_TOKEN_LIFETIME")  # type: ignore[no-any-return]
+
+    @cached_property
+    def refresh_token_lifetime(self) -> timedelta:
+        return self.get("REFRESH_TOKEN_LIFETIME")  # type: ignore[no-any-return]
+
+    @cached_property
+    def leeway(self) -> timedelta:
+        return self.get("LEEWAY")  # type: ignore[no-any-return]
+
+    @cached_property
+    def api_domain(self) -> str | None:
+        value = self.get("API_DOMAIN")
+        return value.rstrip("/") if value else None
+
+    @cached_property
+    def api_base_path(self) -> str:
+        path: str = self.get("API_BASE_PATH") or ""
+        return "/" + path.strip("/") if path.strip("/") else ""
+
+    @cached_property
+    def cookie_secure(self) -> bool:
+        return bool(self.get("COOKIE_SECURE"))
+
+    @cached_property
+    def cookie_samesite(self) -> str:
+        return str(self.get("COOKIE_SAMESITE"))
+
+    @cached_property
+    def cookie_domain(self) -> str | None:
+        return self.get("COOKIE_DOMAIN")  # type: ignore[no-any-return]
+
+    @cached_property
+    def anti_csrf(self) -> AntiCsrfMode:
+        value = self.get("ANTI_CSRF")
+        if value in ("VIA_CUSTOM_HEADER", "VIA_TOKEN", "NONE"):
+            return value  # type: ignore[no-any-return]
+        # A misspelt mode (system check E006) must not switch the protection off in a process
+        # that never ran the checks (gunicorn doesn't): fall back to the default, which checks.
+        return "VIA_CUSTOM_HEADER"
+
+    @cached_property
+    def blacklisting(self) -> bool:
+        return bool(self.get("BLACKLISTING"))
+
+    @cached_property
+    def blacklist_cache(self) -> str | None:
+        return self.get("BLACKLIST_CACHE")  # type: ignore[no-any-return]
+
+    @cached_property
+    def blacklist_cache_timeout(self) -> timedelta:
+        return self.get("BLACKLIST_CACHE_TIMEOUT")  # type: ignore[no-any-return]
+
+    @cached_property
+    def signing_algorithm(self) -> Algorithm:
+        return self.get("SIGNING_ALGORITHM")  # type: ignore[no-any-return]
+
+    @cached_property
+    def signing_key_rotation_interval(self) -> timedelta:
+        return self.get("SIGNING_KEY_ROTATION_INTERVAL")  # type: ignore[no-any-return]
+
+    @cached_property
+    def static_signing_key(self) -> str | None:
+        return self.get("STATIC_SIGNING_KEY")  # type: ignore[no-any-return]
+
+    @cached_property
+    def session_expired_status_code(self) -> int:
+        return int(self.get("SESSION_EXPIRED_STATUS_CODE"))
+
+    @cached_property
+    def invalid_claim_status_code(self) -> int:
+        return int(self.get("INVALID_CLAIM_STATUS_CODE"))
+
+    @cached_property
+    def max_jwt_payload_bytes(self) -> int:
+        return int(self.get("MAX_JWT_PAYLOAD_BYTES"))
+
+    @cached_property
+    def max_session_data_bytes(self) -> int:
+        return int(self.get("MAX_SESSION_DATA_BYTES"))
+
+    @cached_property
+    def revoke_sessions_on_password_change(self) -> bool:
+        return bool(self.get("REVOKE_SESSIONS_ON_PASSWORD_CHANGE"))
+
+    @cached_property
+    def user_getter(self) -> str | None:
+        return self.get("USER_GETTER")  # type: ignore[no-any-return]
+
+    @cached_property
+    def drf_user(self) -> str:
+        return str(self.get("DRF_USER"))
+
+    @cached_property
+    def verified_token_cache_size(self) -> int:
+        value = self.get("VERIFIED_TOKEN_CACHE_SIZE")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    @cached_property
+    def database_retries(self) -> int:
+        return int(self.get("DATABASE_RETRIES"))
+
+    @cached_property
+    def blacklist_mode(self) -> BlacklistMode:
+        return self.get("BLACKLIST_MODE")  # type: ignore[no-any-return]
+
+    @cached_property
+    def blacklist_bound(self) -> timedelta:
+        return self.get("BLACKLIST_BOUND")  # type: ignore[no-any-return]
+
+
+if TYPE_CHECKING:
+    # For type checkers the settings object has every typed setting of ``Resolved``; at run
+    # time they are properties that read the current snapshot (``_delegate`` below).
+    _SettingsBase = Resolved
+else:
+    _SettingsBase = object
+
+
+class SuperTokensSettings(_SettingsBase):
+    """``settings.SUPERTOKENS`` merged with :data:`DEFAULTS`, as typed attributes
+    (``st_settings.leeway``). Code that reads several at once takes one snapshot,
+    ``st_settings.current()``, and reads its attributes."""
 
     def __init__(self) -> None:
-        #: ``(the settings value it was built from, that dict merged over DEFAULTS)``
-        self._snapshot: tuple[object, dict[str, Any]] | None = None
+        #: ``(the settings value it was built from, the snapshot built from it)``
+        self._snapshot: tuple[object, Resolved] | None = None
 
     @property
     def raw(self) -> dict[str, Any]:
         value = getattr(settings, "SUPERTOKENS", None)
         return value if isinstance(value, dict) else {}
 
-    def _values(self) -> dict[str, Any]:
+    def current(self) -> Resolved:
+        """The snapshot for the settings in force now (see the module docstring)."""
         snapshot = self._snapshot
         if snapshot is not None:
             # Django's cache of settings already read: no LazySettings.__getattribute__.
@@ -90,130 +228,28 @@ class SuperTokensSettings:
         if snapshot is not None and source is snapshot[0]:
             return snapshot[1]
         merged = {**DEFAULTS, **source} if isinstance(source, dict) else dict(DEFAULTS)
+        resolved = Resolved(merged)
         # One tuple assignment: a thread never sees a source paired with another's values.
-        self._snapshot = (source, merged)
-        return merged
+        self._snapshot = (source, resolved)
+        return resolved
 
     def reset(self) -> None:
         """Forget the snapshot (``setting_changed`` does this; tests rarely need to)."""
         self._snapshot = None
 
     def get(self, name: str) -> Any:
-        if name not in DEFAULTS:
-            raise KeyError(name)
-        return self._values()[name]
+        return self.current().get(name)
 
-    @property
-    def access_token_lifetime(self) -> timedelta:
-        return self.get("ACCESS_TOKEN_LIFETIME")  # type: ignore[no-any-return]
 
-    @property
-    def refresh_token_lifetime(self) -> timedelta:
-        return self.get("REFRESH_TOKEN_LIFETIME")  # type: ignore[no-any-return]
+def _delegate(name: str) -> property:
+    return property(lambda self: getattr(self.current(), name), doc=f"``current().{name}``")
 
-    @property
-    def leeway(self) -> timedelta:
-        return self.get("LEEWAY")  # type: ignore[no-any-return]
 
-    @property
-    def api_domain(self) -> str | None:
-        value = self.get("API_DOMAIN")
-        return value.rstrip("/") if value else None
-
-    @property
-    def api_base_path(self) -> str:
-        path: str = self.get("API_BASE_PATH") or ""
-        return "/" + path.strip("/") if path.strip("/") else ""
-
-    @property
-    def cookie_secure(self) -> bool:
-        return bool(self.get("COOKIE_SECURE"))
-
-    @property
-    def cookie_samesite(self) -> str:
-        return str(self.get("COOKIE_SAMESITE"))
-
-    @property
-    def cookie_domain(self) -> str | None:
-        return self.get("COOKIE_DOMAIN")  # type: ignore[no-any-return]
-
-    @property
-    def anti_csrf(self) -> AntiCsrfMode:
-        value = self.get("ANTI_CSRF")
-        if value in ("VIA_CUSTOM_HEADER", "VIA_TOKEN", "NONE"):
-            return value  # type: ignore[no-any-return]
-        # A misspelt mode (system check E006) must not switch the protection off in a process
-        # that never ran the checks (gunicorn doesn't): fall back to the default, which checks.
-        return "VIA_CUSTOM_HEADER"
-
-    @property
-    def blacklisting(self) -> bool:
-        return bool(self.get("BLACKLISTING"))
-
-    @property
-    def blacklist_cache(self) -> str | None:
-        return self.get("BLACKLIST_CACHE")  # type: ignore[no-any-return]
-
-    @property
-    def blacklist_cache_timeout(self) -> timedelta:
-        return self.get("BLACKLIST_CACHE_TIMEOUT")  # type: ignore[no-any-return]
-
-    @property
-    def signing_algorithm(self) -> Algorithm:
-        return self.get("SIGNING_ALGORITHM")  # type: ignore[no-any-return]
-
-    @property
-    def signing_key_rotation_interval(self) -> timedelta:
-        return self.get("SIGNING_KEY_ROTATION_INTERVAL")  # type: ignore[no-any-return]
-
-    @property
-    def static_signing_key(self) -> str | None:
-        return self.get("STATIC_SIGNING_KEY")  # type: ignore[no-any-return]
-
-    @property
-    def session_expired_status_code(self) -> int:
-        return int(self.get("SESSION_EXPIRED_STATUS_CODE"))
-
-    @property
-    def invalid_claim_status_code(self) -> int:
-        return int(self.get("INVALID_CLAIM_STATUS_CODE"))
-
-    @property
-    def max_jwt_payload_bytes(self) -> int:
-        return int(self.get("MAX_JWT_PAYLOAD_BYTES"))
-
-    @property
-    def max_session_data_bytes(self) -> int:
-        return int(self.get("MAX_SESSION_DATA_BYTES"))
-
-    @property
-    def revoke_sessions_on_password_change(self) -> bool:
-        return bool(self.get("REVOKE_SESSIONS_ON_PASSWORD_CHANGE"))
-
-    @property
-    def user_getter(self) -> str | None:
-        return self.get("USER_GETTER")  # type: ignore[no-any-return]
-
-    @property
-    def drf_user(self) -> str:
-        return str(self.get("DRF_USER"))
-
-    @property
-    def verified_token_cache_size(self) -> int:
-        value = self.get("VERIFIED_TOKEN_CACHE_SIZE")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-    @property
-    def database_retries(self) -> int:
-        return int(self.get("DATABASE_RETRIES"))
-
-    @property
-    def blacklist_mode(self) -> BlacklistMode:
-        return self.get("BLACKLIST_MODE")  # type: ignore[no-any-return]
-
-    @property
-    def blacklist_bound(self) -> timedelta:
-        return self.get("BLACKLIST_BOUND")  # type: ignore[no-any-return]
+# Every typed setting of ``Resolved`` is a property of the settings object, read from the
+# snapshot in force (declared for type checkers by the ``_SettingsBase`` above).
+for _name, _attribute in list(vars(Resolved).items()):
+    if isinstance(_attribute, cached_property):
+        setattr(SuperTokensSettings, _name, _delegate(_name))
 
 
 st_settings = SuperTokensSettings()

@@ -353,16 +353,17 @@ def verify_access_token(
     :func:`default_issuer`.
     """
     now = _now()
+    config = st_settings.current()
     # Through the per-process cache of tokens already verified in full (fastpath.py).
     access = fastpath.verify_cached(
         token,
-        algorithm=st_settings.signing_algorithm,
+        algorithm=config.signing_algorithm,
         resolve_key=lambda kid: keyring.resolve(kid, now),
         key_trusted=lambda kid: keyring.is_trusted(kid, now),
         now=now,
-        leeway=st_settings.leeway,
+        leeway=config.leeway,
     )
-    if check_anti_csrf and st_settings.anti_csrf == "VIA_TOKEN":
+    if check_anti_csrf and config.anti_csrf == "VIA_TOKEN":
         if not (
             access.anti_csrf_token
             and anti_csrf_token
@@ -380,7 +381,7 @@ def verify_access_token(
         _promote_from_access_token(session, access, now)
     elif check_database:
         _check_row(session, access, now)
-    elif st_settings.blacklisting and blacklist.is_revoked(access.handle):
+    elif config.blacklisting and blacklist.is_revoked(access.handle):
         raise Unauthorised("session revoked")
     return session
 

@@ -46,10 +46,12 @@ class SuperTokensMiddleware(MiddlewareMixin):
         return None
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        from .requests import confirm_theft
+        state = transport.state_of(request)
+        if state is not None and state.theft_to_confirm is not None:
+            from .requests import confirm_theft
 
-        # After the view and outside its ATOMIC_REQUESTS transaction (Django wraps the view).
-        confirm_theft(request)
+            # After the view and outside its ATOMIC_REQUESTS transaction (Django wraps the view).
+            confirm_theft(request)
         return transport.finalize(request, response)
 
 

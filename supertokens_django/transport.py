@@ -357,6 +357,14 @@ def _no_store(response: HttpResponse) -> None:
     patch_cache_control(response, no_store=True, private=True)
 
 
+def _vary_on_cookie(response: HttpResponse) -> None:
+    # ``patch_vary_headers`` parses and rebuilds the header; most responses have none yet.
+    if response.has_header("Vary"):
+        patch_vary_headers(response, ("Cookie",))
+    else:
+        response.headers["Vary"] = "Cookie"
+
+
 def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     """Write this request's queued token changes onto ``response`` (once)."""
     state = state_of(request)
@@ -364,7 +372,7 @@ def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         return response
     state.written = True
     if state.verified or state.issued is not None:
-        patch_vary_headers(response, ("Cookie",))
+        _vary_on_cookie(response)
     # Like Django's session middleware, a server error writes nothing: the client keeps the
     # tokens it had, which the database still accepts (a refresh never invalidates its parent).
     if response.status_code >= 500:
