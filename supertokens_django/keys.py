@@ -23,6 +23,7 @@ import base64
 import functools
 import hashlib
 import json
+import logging
 import os
 import secrets
 import threading
@@ -42,6 +43,8 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from .conf import st_settings
 from .exceptions import ServiceUnavailable
 from .tokens import SigningMaterial
+
+logger = logging.getLogger("supertokens_django.keys")
 
 #: How often an unknown ``kid`` may trigger a reload, per process.
 UNKNOWN_KID_RELOAD_SECONDS = 1.0
@@ -192,6 +195,11 @@ class _State:
     algorithm: str
     keys: tuple[_Loaded, ...]
     loaded_at: float
+    #: ``keys`` by kid: every verification looks one up.
+    by_kid: dict[str, _Loaded] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_kid", {k.kid: k for k in self.keys})
 
     def signer(self, now: datetime) -> _Loaded | None:
         candidates = [k for k in self.keys if k.signs_from <= now < k.signs_until]
@@ -244,6 +252,7 @@ class KeyRing:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._state: _State | None = None
+        self._undecryptable: set[str] = set()
 
     def reset(self) -> None:
         """Forget everything loaded (tests, and after ``SECRET_KEY`` changes)."""
@@ -393,22 +402,37 @@ class KeyRing:
         # A kid's key never changes: keep what is already decrypted and parsed. Parsing an RSA
         # key takes milliseconds, and any request with an unknown kid triggers a reload.
         known = {k.kid: k.private for k in self._state.keys} if self._state else {}
-        keys = tuple(
-            _Loaded(
-                r.kid,
-                r.generation,
-                r.algorithm,
-                r.signs_from,
-                r.signs_until,
-                r.verifies_until,
-                known[r.kid]
-                if r.kid in known
-                else load_private(r.algorithm, decrypt_private_key(r.kid, r.private_key)),
+        keys = []
+        for r in rows:
+            private = known.get(r.kid)
+            if private is None:
+                try:
+                    private = load_private(r.algorithm, decrypt_private_key(r.kid, r.private_key))
+                except ImproperlyConfigured as exc:
+                    self._skip_undecryptable(r.kid, exc)
+                    continue
+            keys.append(
+                _Loaded(
+                    r.kid,
+                    r.generation,
+                    r.algorithm,
+                    r.signs_from,
+                    r.signs_until,
+                    r.verifies_until,
+                    private,
+                )
             )
-            for r in rows
-        )
-        self._state = _State(algorithm, keys, time.monotonic())
+        self._state = _State(algorithm, tuple(keys), time.monotonic())
         return self._state
+
+    def _skip_undecryptable(self, kid: str, exc: Exception) -> None:
+        """A key stored under a secret this process no longer has (``SECRET_KEY`` replaced
+        without keeping the old one in ``SECRET_KEY_FALLBACKS``) is left out: its tokens are
+        refused as "try refresh token", and a new key signs. Failing every request with a 500
+        instead would not bring the old secret back. Logged once per key and process."""
+        if kid not in self._undecryptable:
+            self._undecryptable.add(kid)
+            logger.error("%s; it is skipped, and its tokens are refused", exc)
 
     # -- verification
 
@@ -422,34 +446,34 @@ class KeyRing:
         return self._find(kid, now) is not None
 
     def _find(self, kid: str, now: datetime) -> _Loaded | None:
-        static = self._static()
-        if static is not None:
-            return static if kid == static.kid else None
-        algorithm = st_settings.signing_algorithm
+        config = st_settings.current()
+        if config.static_signing_key:
+            static = self._static()
+            return static if static is not None and kid == static.kid else None
+        algorithm = config.signing_algorithm
         state = self._state
-        if (
-            state is None
-            or state.algorithm != algorithm
-            or (
-                not any(k.kid == kid for k in state.keys)
-                and time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
-            )
-        ):
+        key = state.by_kid.get(kid) if state is not None and state.algorithm == algorithm else None
+        if key is None and self._may_reload(state, algorithm):
             with self._lock:
                 state = self._state
                 if (
                     state is None
                     or state.algorithm != algorithm
-                    or (
-                        time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
-                        and not any(k.kid == kid for k in state.keys)
-                    )
+                    or (kid not in state.by_kid and self._may_reload(state, algorithm))
                 ):
                     state = self._load(now, algorithm)
-        for key in state.keys:
-            if key.kid == kid:
-                return key if key.verifies_until > now else None
-        return None
+            key = state.by_kid.get(kid)
+        return key if key is not None and key.verifies_until > now else None
+
+    @staticmethod
+    def _may_reload(state: _State | None, algorithm: str) -> bool:
+        """Nothing loaded (for this algorithm), or the last load is older than the reload
+        interval: an unknown kid may reload, at most this often per process."""
+        return (
+            state is None
+            or state.algorithm != algorithm
+            or time.monotonic() - state.loaded_at >= UNKNOWN_KID_RELOAD_SECONDS
+        )
 
     def jwks(self, now: datetime) -> dict[str, Any]:
         """Every public key that verifies at ``now`` (announced successors included)."""

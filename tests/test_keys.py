@@ -22,7 +22,7 @@ from pytest_django import DjangoAssertNumQueries
 from pytest_django import Settings as SettingsWrapper
 
 from supertokens_django import keys
-from supertokens_django.exceptions import ServiceUnavailable
+from supertokens_django.exceptions import ServiceUnavailable, TryRefreshToken
 from supertokens_django.keys import (
     FORCED_KEY_NOTICE,
     NEW_KEY_BACKDATE,
@@ -159,15 +159,25 @@ def test_keys_decrypt_with_secret_key_fallbacks_after_rotation(
 
 
 @pytest.mark.django_db
-def test_keys_without_the_secret_that_encrypted_them_fail_loudly(
-    keyring: KeyRing, settings: SettingsWrapper
+def test_keys_without_the_secret_that_encrypted_them_are_skipped_and_logged(
+    keyring: KeyRing, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
 ) -> None:
-    keyring.signing_material(T0)
+    """``SECRET_KEY`` replaced without the old one as a fallback: the old key verifies nothing
+    (its tokens get "try refresh token", not a server error) and a new key signs."""
+    old = keyring.signing_material(T0)
+    token = sign(old, T0)
     settings.SECRET_KEY = "a-brand-new-secret-key-after-rotation"
     settings.SECRET_KEY_FALLBACKS = []
     keyring.reset()
-    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY_FALLBACKS"):
-        keyring.signing_material(T0)
+
+    assert keyring.resolve(old.kid, T0) is None
+    with pytest.raises(TryRefreshToken, match="unknown key id"):
+        verify_with(keyring, token, T0)
+    new = keyring.signing_material(T0)
+    assert new.kid != old.kid
+    assert verify_with(keyring, sign(new, T0), T0).user_id == "u"
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and old.kid in errors[0] and "SECRET_KEY_FALLBACKS" in errors[0]
 
 
 # --------------------------------------------------------------------------- rotation
