@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
 
@@ -86,14 +87,6 @@ def verify_session(
     if isinstance(view, bool):  # the seed's positional form: @verify_session(True)
         anti_csrf_check, view = view, None
 
-    def verify(request: HttpRequest) -> Session | None:
-        return get_session(
-            request,
-            session_required=session_required,
-            anti_csrf_check=anti_csrf_check,
-            check_database=check_database,
-        )
-
     async def averify(request: HttpRequest) -> Session | None:
         return await aget_session(
             request,
@@ -121,10 +114,17 @@ def verify_session(
 
             @functools.wraps(fn)
             def sync_wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
-                request = _request_of(args)
-                _require_middleware(request)
+                request = args[0] if args and type(args[0]) is WSGIRequest else _request_of(args)
+                state = transport.state_of(request)
+                if state is None or not state.managed:
+                    _require_middleware(request)
                 try:
-                    session = verify(request)
+                    session = get_session(
+                        request,
+                        session_required=session_required,
+                        anti_csrf_check=anti_csrf_check,
+                        check_database=check_database,
+                    )
                 except SuperTokensError as exc:
                     return transport.error_response(request, exc)
                 _bind_user(request, session)

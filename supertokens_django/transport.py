@@ -222,11 +222,11 @@ def has_tokens_in(request: HttpRequest, mode: Mode) -> bool:
 
 def anti_csrf_required(request: HttpRequest, mode: Mode, anti_csrf_check: bool | None) -> bool:
     """Whether this request must pass the anti-CSRF check (cookie mode only, PROTOCOL.md §6)."""
-    if mode != "cookie" or st_settings.anti_csrf == "NONE":
+    if mode != "cookie" or (anti_csrf_check is None and request.method in SAFE_METHODS):
+        return False  # (the settings read last: most requests are safe ones)
+    if st_settings.anti_csrf == "NONE":
         return False
-    if anti_csrf_check is not None:
-        return anti_csrf_check
-    return request.method not in SAFE_METHODS
+    return True if anti_csrf_check is None else anti_csrf_check
 
 
 def has_custom_header(request: HttpRequest) -> bool:
