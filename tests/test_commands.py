@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -110,10 +112,11 @@ def test_cleanup_deletes_exactly_the_stale_rows_in_batches(now: datetime) -> Non
         "Batch 1: deleted 3 revocation records.",
         "Deleted 2500 expired sessions, 3 revocation records, 0 signing keys.",
     ]
-    # Three selections and three DELETEs of at most 1,000 rows each; the last, partial batch
-    # ends the loop without a query that would find nothing.
+    # Three DELETEs of at most 1,000 rows each, each choosing its rows itself (no SELECT, no
+    # row in Python); the last, partial batch ends the loop without a statement that would
+    # find nothing.
     assert statements(ctx, "DELETE", "supertokens_django_session") == 3
-    assert statements(ctx, "SELECT", "supertokens_django_session") == 3
+    assert statements(ctx, "SELECT", "supertokens_django_session") == 0
 
 
 def test_cleanup_with_an_exact_multiple_of_the_batch_size_stops_on_an_empty_batch(
@@ -126,8 +129,8 @@ def test_cleanup_with_an_exact_multiple_of_the_batch_size_stops_on_an_empty_batc
 
     assert not Session.objects.exists()
     assert out == "Deleted 4 expired sessions, 0 revocation records, 0 signing keys.\n"
-    assert statements(ctx, "DELETE", "supertokens_django_session") == 2
-    assert statements(ctx, "SELECT", "supertokens_django_session") == 3
+    assert statements(ctx, "DELETE", "supertokens_django_session") == 3  # the last finds none
+    assert statements(ctx, "SELECT", "supertokens_django_session") == 0
 
 
 def test_cleanup_dry_run_counts_and_deletes_nothing(now: datetime) -> None:
@@ -150,8 +153,8 @@ def test_cleanup_on_an_empty_database(now: datetime) -> None:
     )
 
 
-def test_cleanup_spares_a_session_refreshed_between_selection_and_delete(now: datetime) -> None:
-    """A refresh that slides the expiry after the batch was selected keeps its session.
+def test_cleanup_spares_a_session_refreshed_just_before_the_delete(now: datetime) -> None:
+    """A refresh that slides the expiry right before the batch's DELETE keeps its session.
 
     The refresh is simulated by an UPDATE issued on the same database right before the
     cleanup's DELETE reaches it, as a concurrent request on a server whose clock runs a little
@@ -172,6 +175,72 @@ def test_cleanup_spares_a_session_refreshed_between_selection_and_delete(now: da
         out = run("supertokens_cleanup")
 
     assert fired
+    assert list(Session.objects.values_list("handle", flat=True)) == [slid]
+    assert not Session.objects.filter(handle__in=others).exists()
+    assert out.startswith("Deleted 3 expired sessions,")
+
+
+#: How many transactions wait for a lock this connection's transaction holds.
+WAITING_FOR_ME = {
+    "postgresql": (
+        "SELECT count(*) FROM pg_locks WHERE NOT granted"
+        " AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+    ),
+    "mysql": (
+        "SELECT count(*) FROM information_schema.innodb_lock_waits AS w"
+        " JOIN information_schema.innodb_trx AS t ON t.trx_id = w.blocking_trx_id"
+        " WHERE t.trx_mysql_thread_id = CONNECTION_ID()"
+    ),
+}
+
+
+def waiting_for_my_row_lock() -> bool:
+    sql = WAITING_FOR_ME[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        (count,) = cursor.fetchone()
+    return bool(count)
+
+
+@pytest.mark.server_database  # SQLite has one writer at a time
+@pytest.mark.django_db(transaction=True)
+def test_cleanup_spares_a_session_refreshed_while_the_delete_waits_for_it(now: datetime) -> None:
+    """The expiry is re-checked on the version of the row the DELETE removes.
+
+    A refresh (in a thread, on its own connection) has slid the expiry and still holds the row
+    when the cleanup's DELETE, which picked the row by its old expiry, reaches it; the refresh
+    commits only once the DELETE waits for the row. The DELETE must then leave it. SQLite has one
+    writer at a time: no refresh can hold a row while a DELETE runs.
+    """
+    (slid,) = make_sessions(1, now)
+    others = make_sessions(3, now - timedelta(hours=1))
+    holding = threading.Event()
+    problems: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            with transaction.atomic():
+                Session.objects.filter(handle=slid).update(expires_at=now + timedelta(days=100))
+                holding.set()
+                deadline = time.monotonic() + 30
+                while not waiting_for_my_row_lock():
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the cleanup never waited for the refreshed row")
+                    # MariaDB refreshes its lock tables only after 0.1 s without a read of them.
+                    time.sleep(0.2)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            problems.append(exc)
+        finally:
+            holding.set()
+            connections.close_all()  # this thread's connection only
+
+    thread = threading.Thread(target=refresh, daemon=True)
+    thread.start()
+    assert holding.wait(30)
+    out = run("supertokens_cleanup")
+    thread.join(30)
+
+    assert not problems, problems
     assert list(Session.objects.values_list("handle", flat=True)) == [slid]
     assert not Session.objects.filter(handle__in=others).exists()
     assert out.startswith("Deleted 3 expired sessions,")

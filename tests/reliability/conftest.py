@@ -210,18 +210,3 @@ def revoked_reason(handle: str) -> Any:
     from supertokens_django.models import RevokedSession
 
     return RevokedSession.objects.filter(handle=handle).values_list("reason", flat=True).first()
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect (not skip) tests that need a database reached over the network on SQLite."""
-    from tests.settings import TEST_DB
-
-    if TEST_DB != "sqlite":
-        return
-    keep, drop = [], []
-    for item in items:
-        function = getattr(item, "function", None)
-        (drop if getattr(function, "needs_network_database", False) else keep).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep

@@ -331,6 +331,7 @@ def cut_off_server(
     proxy.stop()
 
 
+@pytest.mark.server_database  # a TCP proxy cuts the database off
 @pytest.mark.parametrize("token_mode", ["cookie", "header"])
 def test_a_server_cut_off_from_its_database_answers_503_and_recovers(
     cut_off_server: _Cut, token_mode: str
@@ -368,11 +369,6 @@ def test_a_server_cut_off_from_its_database_answers_503_and_recovers(
     assert agent.refresh(server.url, child)[0].status == 200
     assert agent.send(server.url, "GET", "/api/me", steady).status == 200
     assert agent.send(server.url, "POST", http.SIGNOUT, steady).status == 200
-
-
-# A SQLite file has no network to cut (the in-process tests above cover SQLite): not collected
-# there, rather than skipped (see pytest_collection_modifyitems in conftest.py).
-test_a_server_cut_off_from_its_database_answers_503_and_recovers.needs_network_database = True  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- ATOMIC_REQUESTS
