@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """``make bench``: supertokens_django next to its peers, side by side and interleaved, in one run.
 
-    python benchmarks/run.py            # the full suite (about 8 minutes on 2 cores), writes
+    python benchmarks/run.py            # the full suite (about 9 minutes on 2 cores), writes
                                         # benchmarks/RESULTS.md
     python benchmarks/run.py --smoke    # every case a few times (seconds): CI runs this
 
@@ -15,8 +15,10 @@ B  HTTP throughput, p50 and p99: gunicorn (2 sync workers) and ``wrk`` on 127.0.
 C  Refresh and create on PostgreSQL at concurrency 1, 8 and 32, RS256 and EdDSA: one chain of
    refresh tokens per connection (each refresh uses the token the previous one returned), with
    the count of errors and of theft detections (both must be 0).
-D  Scale: clean-up of N expired sessions (rows/s, peak memory of the command's process),
-   revoke-all for a user with 10,000 sessions, memory over 100,000 verified requests.
+D  Scale: the sessions admin (the changelist, each filter, the search paths, a session's and a
+   user's page) with 1,000,000 sessions in the table, queries and time per page; clean-up of
+   1,000,000 expired sessions from among live ones (rows/s, peak memory of the command's
+   process); revoke-all for a user with 10,000 sessions; memory over 100,000 verified requests.
 
 Nothing here asserts a time. The run exits 1 when a case answers wrongly (a status other than
 200, an error or a theft detection under load): that is what the smoke run in CI guards.
@@ -78,10 +80,12 @@ class Scale:
     cleanup_rows: int
     revoke_sessions: int
     memory_requests: int
+    admin_rows: int  # sessions in the table while the admin pages are timed
+    admin_requests: int  # timed requests per admin page (after one untimed)
 
 
-FULL = Scale(5, 400, 100, 3000, 3, 3, 3, 1_000_000, 10_000, 100_000)
-SMOKE = Scale(1, 10, 5, 50, 1, 0, 0, 2_000, 100, 1_000)
+FULL = Scale(5, 400, 100, 3000, 3, 3, 3, 1_000_000, 10_000, 100_000, 1_000_000, 5)
+SMOKE = Scale(1, 10, 5, 50, 1, 0, 0, 2_000, 100, 1_000, 2_000, 1)
 
 
 # --------------------------------------------------------------------------- setup
@@ -936,6 +940,178 @@ def insert_sessions(n: int, *, subject: str, expired: bool) -> None:
         cursor.execute("ANALYZE supertokens_django_session")
 
 
+#: The admin rows' user agents: the device column parses each listed row's.
+ADMIN_USER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+]
+
+
+def insert_admin_sessions(n: int) -> int:
+    """Insert ``n`` sessions shaped like a busy site's, set-based; return the number of users.
+
+    Three in four belong to one of ``n // 1000`` users (``bench-user-<k>``, created here; the
+    session's user id is theirs), the rest to API clients without a user row. Creation dates
+    spread over two years; half the sessions expired within the last 30 days, the other half
+    expire 1 to 31 days from now (so none expires while section D runs). Every row has its own
+    IP address.
+    """
+    from django.db import connection
+
+    users = max(10, n // 1000)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO auth_user (password, is_superuser, username, first_name, last_name,
+                                   email, is_staff, is_active, date_joined)
+            SELECT '!', false, 'bench-user-' || k, '', '', 'bench-user-' || k || '@example.com',
+                   false, true, now()
+            FROM generate_series(1, %s) AS k
+            ON CONFLICT (username) DO NOTHING
+            """,
+            [users],
+        )
+        # Multiplying by primes scatters the dates without random(): the same rows every run.
+        cursor.execute(
+            """
+            WITH bench_users AS (
+              SELECT array_agg(id ORDER BY substr(username, 12)::int) AS ids FROM auth_user
+              WHERE username ~ '^bench-user-[0-9]+$' AND substr(username, 12)::int <= %(users)s
+            ), numbered AS (
+              SELECT g,
+                     CASE WHEN g %% 4 = 0 THEN NULL
+                          ELSE ids[1 + g / 4 %% cardinality(ids)] END AS user_id,
+                     now() - (g * 7919 %% 63072000) * interval '1 second' AS created_at
+              FROM generate_series(1::bigint, %(n)s) AS g, bench_users
+            )
+            INSERT INTO supertokens_django_session
+              (handle, user_id, subject, refresh_token_hash_2, session_data, jwt_payload,
+               created_at, last_active_at, expires_at, ip_address, user_agent)
+            SELECT gen_random_uuid(), user_id, coalesce(user_id::text, 'api-client-' || g %% 20000),
+                   md5(g::text) || md5((g + 1)::text), '{}'::jsonb, '{}'::jsonb, created_at,
+                   created_at,
+                   CASE WHEN g %% 10 < 5
+                        THEN now() - interval '1 second'
+                             - (g * 104729 %% 2592000) * interval '1 second'
+                        ELSE now() + interval '1 day'
+                             + (g * 104729 %% 2592000) * interval '1 second' END,
+                   ('10.' || g %% 256 || '.' || g / 256 %% 256 || '.' || g / 65536 %% 256)::inet,
+                   (%(agents)s::text[])[1 + g %% 3]
+            FROM numbered
+            """,
+            {"users": users, "n": n, "agents": ADMIN_USER_AGENTS},
+        )
+        # Autovacuum has long since visited a table this size in production (PostgreSQL 13+
+        # vacuums after inserts too); right after a bulk insert there is no visibility map, and
+        # every index-only scan (the overview's counts) would read the table as well.
+        cursor.execute("VACUUM (ANALYZE) supertokens_django_session")
+        cursor.execute("ANALYZE auth_user")
+    return users
+
+
+def admin_pages(scale: Scale, failures: Failures) -> list[dict[str, Any]]:
+    """Time the sessions changelist (every filter, the search paths) and the pages around it.
+
+    A superuser logged in with Django's test client; per page one untimed request (templates,
+    caches), ``scale.admin_requests`` timed ones, and one whose SQL queries are counted.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+    from django.urls import reverse
+    from django.utils import timezone as dj_timezone
+    from django.utils.http import urlencode
+
+    from benchmarks.settings import ADMIN_MIDDLEWARE
+    from supertokens_django.models import Session
+
+    user = get_user_model()._default_manager.get(username="bench-user-1")
+    sample = Session.objects.filter(subject=str(user.pk)).first()
+    if sample is None:
+        failures.add("admin: bench-user-1 has no session to look up")
+        return []
+    created = dj_timezone.localtime(sample.created_at)
+    year, month, day = str(created.year), str(created.month), str(created.day)
+    changelist = reverse("admin:supertokens_django_session_changelist")
+    filters: list[tuple[str, dict[str, str]]] = [
+        ("the list, first page", {}),
+        ("status: active", {"status": "active"}),
+        ("status: expired", {"status": "expired"}),
+        ("has user: yes", {"has_user": "yes"}),
+        ("has user: no", {"has_user": "no"}),
+        ("created: a year", {"created_at__year": year}),
+        ("created: a month", {"created_at__year": year, "created_at__month": month}),
+        (
+            "created: a day",
+            {"created_at__year": year, "created_at__month": month, "created_at__day": day},
+        ),
+        ("a user's sessions (link from the user's page)", {"subject": str(user.pk)}),
+        ("search: username", {"q": user.username}),
+        ("search: email", {"q": user.email}),
+        ("search: user id without a user row", {"q": "api-client-4"}),
+        ("search: IP address", {"q": str(sample.ip_address)}),
+        ("search: session handle", {"q": str(sample.handle)}),
+    ]
+    pages = [(label, f"{changelist}?{urlencode(q)}" if q else changelist) for label, q in filters]
+    pages += [
+        (
+            "a session's page",
+            reverse("admin:supertokens_django_session_change", args=[sample.handle]),
+        ),
+        (
+            "a user's page (their sessions inline)",
+            reverse("admin:auth_user_change", args=[user.pk]),
+        ),
+    ]
+    admin, _ = get_user_model()._default_manager.get_or_create(username="bench-admin")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    rows: list[dict[str, Any]] = []
+    # The stock admin stack (MessageMiddleware added): see benchmarks/settings.py.
+    with override_settings(MIDDLEWARE=ADMIN_MIDDLEWARE):
+        client = Client()
+        client.force_login(admin)
+        for label, url in pages:
+            statuses = {client.get(url).status_code}
+            times = []
+            for _ in range(scale.admin_requests):
+                t0 = time.perf_counter()
+                statuses.add(client.get(url).status_code)
+                times.append(time.perf_counter() - t0)
+            with CaptureQueriesContext(connection) as queries:
+                statuses.add(client.get(url).status_code)
+            if statuses != {200}:
+                failures.add(f"admin page {url} answered {sorted(statuses)}")
+            rows.append(
+                {
+                    "label": label,
+                    "url": url,
+                    "queries": len(queries.captured_queries),
+                    "sql_ms": sum(float(q["time"]) for q in queries.captured_queries) * 1000,
+                    "ms": statistics.median(times) * 1000,
+                    "spread": (min(times) * 1000, max(times) * 1000),
+                }
+            )
+    return rows
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS since it started (``VmHWM``).
+
+    Not ``ru_maxrss``: Linux carries that across ``exec`` from the process that spawned us, so
+    a child of this (large) benchmark process would report the parent's size.
+    """
+    with open("/proc/self/status") as file:
+        for line in file:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
 def child_cleanup() -> None:
     """``--child cleanup``: run the management command; print time and memory as JSON."""
     setup_django(migrate=False)
@@ -948,7 +1124,7 @@ def child_cleanup() -> None:
     out = io.StringIO()
     call_command("supertokens_cleanup", stdout=out)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(
         json.dumps(
             {
@@ -964,15 +1140,31 @@ def child_cleanup() -> None:
 def section_d(cases: list[Case], scale: Scale, failures: Failures) -> dict[str, Any]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone as dj_timezone
 
     from supertokens_django import engine
     from supertokens_django.models import Session
 
     result: dict[str, Any] = {}
-    # Clean-up, in a process of its own so that its peak memory is its own.
+    # The admin pages, on a table of scale.admin_rows sessions.
     t0 = time.perf_counter()
-    insert_sessions(scale.cleanup_rows, subject="expired", expired=True)
+    users = insert_admin_sessions(scale.admin_rows)
+    result["admin"] = {
+        "rows": scale.admin_rows,
+        "users": users,
+        "insert_seconds": time.perf_counter() - t0,
+        "requests": scale.admin_requests,
+        "pages": admin_pages(scale, failures),
+    }
+    print("  D admin done", flush=True)
+
+    # Clean-up, in a process of its own so that its peak memory is its own: the admin's expired
+    # sessions, topped up to scale.cleanup_rows, deleted from among the live ones.
+    expired = Session.objects.filter(expires_at__lte=dj_timezone.now())
+    t0 = time.perf_counter()
+    insert_sessions(max(0, scale.cleanup_rows - expired.count()), subject="expired", expired=True)
     result["insert_seconds"] = time.perf_counter() - t0
+    stale, total = expired.count(), Session.objects.count()
     proc = subprocess.run(  # noqa: S603
         [sys.executable, str(Path(__file__)), "--child", "cleanup"],
         capture_output=True,
@@ -983,12 +1175,14 @@ def section_d(cases: list[Case], scale: Scale, failures: Failures) -> dict[str, 
         failures.add(f"cleanup failed: {proc.stderr[-2000:]}")
     else:
         cleanup = json.loads(proc.stdout.strip().splitlines()[-1])
-        cleanup["rows"] = scale.cleanup_rows
-        cleanup["rows_per_s"] = scale.cleanup_rows / cleanup["seconds"]
+        cleanup["rows"], cleanup["table_rows"] = stale, total
+        cleanup["rows_per_s"] = stale / cleanup["seconds"]
         result["cleanup"] = cleanup
-        left = Session.objects.filter(subject="expired").count()
-        if left:
-            failures.add(f"cleanup left {left} expired sessions")
+        left = Session.objects.count()
+        if left != total - stale:
+            failures.add(f"cleanup left {left} of {total} sessions, expected {total - stale}")
+        if expired.exists():
+            failures.add("cleanup left expired sessions")
     print("  D cleanup done", flush=True)
 
     # Revoke-all for one user with many sessions.
@@ -1221,11 +1415,13 @@ def report(
             cl = d["cleanup"]
             w(
                 f"- Clean-up (`manage.py supertokens_cleanup`, default batch size) of "
-                f"{cl['rows']:,} expired sessions: {cl['seconds']:.1f} s, "
+                f"{cl['rows']:,} expired sessions in a table of {cl['table_rows']:,} (the live "
+                f"ones stay): {cl['seconds']:.1f} s, "
                 f"**{cl['rows_per_s']:,.0f} rows/s**; peak RSS of the command's process "
                 f"**{cl['peak_mb']:.0f} MB** ({cl['baseline_mb']:.0f} MB before the command ran, "
                 f"so {cl['peak_mb'] - cl['baseline_mb']:.0f} MB for the work). "
-                f"(Inserting them took {d['insert_seconds']:.1f} s.)"
+                f"(Topping the admin's expired sessions up to that number took "
+                f"{d['insert_seconds']:.1f} s.)"
             )
         rv = d["revoke"]
         w(
@@ -1237,6 +1433,28 @@ def report(
             w(
                 f"- Memory (RSS, MB) over verified requests, {label}: "
                 + ", ".join(f"{n:,}: {mb:.1f}" for n, mb in points)
+            )
+        w("")
+        ad = d["admin"]
+        w(f"### The sessions admin with {ad['rows']:,} sessions in the table")
+        w("")
+        w(
+            f"{ad['users']:,} users own three sessions in four, the rest belong to API clients "
+            "without a user row; half are expired; creation dates span two years (inserted in "
+            f"{ad['insert_seconds']:.0f} s). A superuser logged in with Django's test client, "
+            "through the stack above plus `MessageMiddleware` (as `startproject` has it). Per "
+            f"page: the median of {ad['requests']} requests after an untimed one, and the SQL "
+            "queries of one more request with the time the database took to answer them (the "
+            "login's session and user lookups included)."
+        )
+        w("")
+        w("| page | URL | queries | SQL ms | median ms | range ms |")
+        w("|---|---|---:|---:|---:|---:|")
+        for r in ad["pages"]:
+            lo, hi = r["spread"]
+            w(
+                f"| {r['label']} | `{r['url']}` | {r['queries']} | {r['sql_ms']:.0f} "
+                f"| {r['ms']:.0f} | {lo:.0f}–{hi:.0f} |"
             )
         w("")
     w("## Correctness during the run")

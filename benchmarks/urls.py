@@ -1,5 +1,6 @@
-"""A URL for every case of the benchmark."""
+"""A URL for every case of the benchmark, and the admin (section D)."""
 
+from django.contrib import admin
 from django.urls import include, path
 
 from benchmarks import views
@@ -17,4 +18,6 @@ urlpatterns = [
     path("peer/simplejwt-stateless/", views.SimpleJWTStatelessView.as_view()),
     path("peer/knox/", views.KnoxView.as_view()),
     path("peer/pyjwt-hs256/", views.pyjwt_hs256),
+    # Last: resolving the URL of a case never gets this far.
+    path("admin/", admin.site.urls),
 ]

@@ -312,6 +312,30 @@ def test_count_is_exact_up_to_the_limit_then_estimated(
     assert len(listed(response)) == 5
 
 
+def test_overview_counts_are_exact_up_to_the_limit_then_estimated(
+    admin_client: Client, user: Any, make_session: MakeSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from supertokens_django.admin import changelist
+
+    for _ in range(5):
+        make_session(user)
+    monkeypatch.setattr(changelist, "EXACT_COUNT_LIMIT", 4)
+
+    response = admin_client.get(reverse(SESSIONS))
+
+    overview = response.context["st_overview"]
+    assert (overview.active_users, overview.thefts_recently) == (1, 0)  # under the limit: exact
+    if connection.vendor == "postgresql":
+        # The LIMIT-ed counts stopped at 5; the numbers shown are the planner's (at least 5).
+        assert overview.estimated
+        assert overview.active_sessions >= 5 and overview.created_recently >= 5
+        assert 'id="st-overview-estimated"' in html(response)
+    else:
+        assert not overview.estimated
+        assert (overview.active_sessions, overview.created_recently) == (5, 5)
+        assert 'id="st-overview-estimated"' not in html(response)
+
+
 def test_filtered_by_user_id(
     admin_client: Client, user: Any, other_user: Any, make_session: MakeSession
 ) -> None:

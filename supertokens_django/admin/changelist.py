@@ -33,17 +33,36 @@ EXACT_COUNT_LIMIT = 10_000
 
 
 def planner_estimate(queryset: QuerySet[Any]) -> int | None:
-    """PostgreSQL's estimate of the number of rows ``queryset`` matches; ``None`` elsewhere."""
+    """PostgreSQL's estimate of the number of rows ``queryset`` matches (its primary keys, or
+    the ``values()`` it already selects); ``None`` elsewhere."""
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
         return None
-    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    sql, params = _countable(queryset).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         (plan,) = cursor.fetchone()
     if isinstance(plan, str):
         plan = json.loads(plan)
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def bounded_count(queryset: QuerySet[Any]) -> tuple[int, bool]:
+    """``(count, estimated)``: exact up to :data:`EXACT_COUNT_LIMIT` rows (a ``LIMIT``-ed count
+    stops there); beyond, on PostgreSQL, the planner's estimate. Other databases count exactly."""
+    if connections[queryset.db].vendor != "postgresql":
+        return int(queryset.count()), False
+    capped = int(_countable(queryset)[: EXACT_COUNT_LIMIT + 1].count())
+    if capped <= EXACT_COUNT_LIMIT:
+        return capped, False
+    return max(planner_estimate(queryset) or 0, capped), True
+
+
+def _countable(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    # Unordered, and only the primary key unless ``values()`` already chose the columns (a
+    # ``DISTINCT`` over them is what is counted then).
+    queryset = queryset.order_by()
+    return queryset if queryset.query.values_select else queryset.values("pk")
 
 
 class EstimatingPaginator(Paginator):
@@ -54,14 +73,8 @@ class EstimatingPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        queryset = cast("QuerySet[Any]", self.object_list)
-        if connections[queryset.db].vendor != "postgresql":
-            return int(queryset.count())
-        capped = int(queryset.order_by().values("pk")[: EXACT_COUNT_LIMIT + 1].count())
-        if capped <= EXACT_COUNT_LIMIT:
-            return capped
-        self.estimated = True
-        return max(planner_estimate(queryset) or 0, capped)
+        count, self.estimated = bounded_count(cast("QuerySet[Any]", self.object_list))
+        return count
 
 
 class IndexFriendlyChangeList(ChangeList):
