@@ -12,7 +12,8 @@ A  Per-request cost in-process, through Django's WSGI handler with the full midd
    ``decode_access_token``, the fast path) and where the time of "ours" goes.
 B  HTTP throughput, p50 and p99: gunicorn (2 sync workers) and ``wrk`` on 127.0.0.1, each case
    as a ratio to the bare view of the same round (measured first and last in it).
-C  Refresh and create on PostgreSQL at concurrency 1, 8 and 32, RS256 and EdDSA: one chain of
+C  Refresh and create on PostgreSQL at concurrency 1, 8 and 32, RS256 and EdDSA (and EdDSA with
+   ``synchronous_commit=off``, a diagnostic of the commit's fsync): one chain of
    refresh tokens per connection (each refresh uses the token the previous one returned), with
    the count of errors and of theft detections (both must be 0).
 D  Scale: the sessions admin (the changelist, each filter, the search paths, a session's and a
@@ -819,7 +820,12 @@ def section_c(
     refresh_lua.write_text(REFRESH_LUA)
     create_lua = tmp / "create.lua"
     create_lua.write_text(CREATE_LUA)
-    algorithms = {"RS256": "default", "EdDSA": "eddsa"}
+    algorithms = {
+        "RS256": "default",
+        "EdDSA": "eddsa",
+        # What the same costs when a commit does not wait for the disk (a diagnostic).
+        "EdDSA, synchronous_commit=off": "eddsa_async_commit",
+    }
     for profile in algorithms.values():
         servers.port(profile)
     servers.wait_ready()
@@ -1385,7 +1391,11 @@ def report(
             "token the previous one returned, so every refresh after the first promotes a child); "
             "create "
             "loads the user by primary key and creates a session. × bare: the bare view at the "
-            "same concurrency with the same client."
+            "same concurrency with the same client. Each refresh after the first and each create "
+            "commits a write, and a commit waits for PostgreSQL to flush its WAL to disk; the "
+            "rows with `synchronous_commit=off` are a diagnostic of how much of the time that "
+            "flush is (not a setting to run with: a crash would lose the last promotions, and "
+            "their sessions' next refresh would look like theft)."
         )
         w("")
         w(

@@ -259,9 +259,7 @@ def refresh_session(
         if parsed.parent_hash1 and hmac.compare_digest(stored, sha256_hex(parsed.parent_hash1)):
             # Conditional on the hash we just read: belt and braces under the row lock.
             SessionRow.objects.filter(handle=row.handle, refresh_token_hash_2=stored).update(
-                refresh_token_hash_2=hash2,
-                expires_at=now + st_settings.refresh_token_lifetime,
-                last_active_at=now,
+                **_promotion(hash2, row.expires_at, now)
             )
             return "promoted", row
         _delete_and_blacklist(
@@ -414,6 +412,28 @@ def _payload_differs(stored: dict[str, Any], access: AccessToken) -> bool:
     return "iss" in stored and stored["iss"] != access.payload.get("iss")
 
 
+#: A promotion slides the session's expiry only once it would move by at least this share of
+#: ``REFRESH_TOKEN_LIFETIME`` (see :func:`_promotion`).
+EXPIRY_SLIDE_STEP = 0.01
+
+
+def _promotion(child_hash2: str, stored_expiry: datetime, now: datetime) -> dict[str, Any]:
+    """The columns a promotion writes: the child's hash, the activity time, and the expiry
+    ``REFRESH_TOKEN_LIFETIME`` from now, but the expiry only in steps of
+    :data:`EXPIRY_SLIDE_STEP` of the lifetime (a day of the default 100 days).
+
+    ``expires_at`` is indexed (clean-up, the active-session lookups), so an UPDATE that changes
+    it writes a new entry into every index of the row; one that leaves it is a HOT update on
+    PostgreSQL, which touches no index. A session's row thus expires at most one step earlier
+    than a lifetime after its last refresh.
+    """
+    lifetime = st_settings.refresh_token_lifetime
+    fields: dict[str, Any] = {"refresh_token_hash_2": child_hash2, "last_active_at": now}
+    if now + lifetime - stored_expiry >= lifetime * EXPIRY_SLIDE_STEP:
+        fields["expires_at"] = now + lifetime
+    return fields
+
+
 def _promote_from_access_token(session: Session, access: AccessToken, now: datetime) -> None:
     parent_hash2 = sha256_hex(access.parent_refresh_token_hash1 or "")
     child_hash2 = sha256_hex(access.refresh_token_hash1)
@@ -422,7 +442,7 @@ def _promote_from_access_token(session: Session, access: AccessToken, now: datet
         row = (
             SessionRow.objects.select_for_update()
             .filter(handle=access.handle, expires_at__gt=now)
-            .values("refresh_token_hash_2", "jwt_payload")
+            .values("refresh_token_hash_2", "jwt_payload", "expires_at")
             .first()
         )
         if row is None:
@@ -430,9 +450,7 @@ def _promote_from_access_token(session: Session, access: AccessToken, now: datet
         stored = row["refresh_token_hash_2"]
         if hmac.compare_digest(stored, parent_hash2):
             SessionRow.objects.filter(handle=access.handle, refresh_token_hash_2=stored).update(
-                refresh_token_hash_2=child_hash2,
-                expires_at=now + st_settings.refresh_token_lifetime,
-                last_active_at=now,
+                **_promotion(child_hash2, row["expires_at"], now)
             )
             return True, row["jwt_payload"] or {}
         # Already promoted (by a parallel request) -> still replace; a sibling's token whose

@@ -266,7 +266,9 @@ def test_promotion_by_the_first_use_of_the_child_access_token(clock: Clock) -> N
     session = engine.verify_access_token(child.access_token.token)
     promoted = row(tokens)
     assert promoted.refresh_token_hash_2 == h2(rt(child))
-    assert promoted.expires_at == clock.now + timedelta(days=100)
+    assert promoted.last_active_at == clock.now
+    # Five minutes is less than a step (1 % of the lifetime): the expiry stays where it was.
+    assert promoted.expires_at == clock.now - timedelta(minutes=5) + timedelta(days=100)
     # The replacement has no parent hash, the same refresh-token hash and the same claims.
     replacement = session.new_access_token
     assert replacement is not None
@@ -406,6 +408,33 @@ def test_expired_session_is_unauthorised(clock: Clock, thefts: list[dict[str, An
     with pytest.raises(TryRefreshToken):
         engine.verify_access_token(child.access_token.token)
     assert thefts == []
+
+
+@pytest.mark.parametrize("promote", ["refresh", "access token"])
+def test_a_promotion_slides_the_expiry_in_steps_of_one_percent_of_the_lifetime(
+    clock: Clock, promote: str, settings: SettingsWrapper
+) -> None:
+    """Leaving ``expires_at`` (indexed) alone makes the promotion's UPDATE a HOT update on
+    PostgreSQL; the row expires at most one step (1 % of the lifetime) early."""
+    # A step (30 minutes) shorter than the access token's hour, for the access-token promotion.
+    lifetime = timedelta(hours=50)
+    settings.SUPERTOKENS = {"REFRESH_TOKEN_LIFETIME": lifetime}
+    step = lifetime * engine.EXPIRY_SLIDE_STEP
+    tokens = new()
+    current = rt(tokens)
+    for advance, slid in ((step - timedelta(seconds=1), False), (step, True)):
+        before = row(tokens).expires_at
+        child = engine.refresh_session(current)
+        clock.advance(advance)
+        if promote == "refresh":
+            current = rt(engine.refresh_session(rt(child)))
+        else:
+            engine.verify_access_token(child.access_token.token)
+            current = rt(child)
+        after = row(tokens)
+        assert after.refresh_token_hash_2 == h2(rt(child))
+        assert after.expires_at == (clock.now + lifetime if slid else before)
+        assert after.expires_at >= clock.now + lifetime - step
 
 
 def test_sliding_expiry_keeps_an_active_session_alive(clock: Clock) -> None:
