@@ -11,7 +11,7 @@ TOX_ARGS ?=
 # PYENV_VERSION; it prints nothing (and changes nothing) where pyenv is absent.
 PYENV_ALL = $(shell scripts/pyenv-versions.sh 2>/dev/null)
 
-.PHONY: help venv system-deps services frontend demo test test-all-dbs lint tox bench bench-deps bench-smoke reliability fuzz clean
+.PHONY: help venv system-deps services frontend demo test test-all-dbs lint tox bench bench-deps bench-smoke bench-instructions reliability fuzz clean
 
 help:
 	@echo "make demo          run the example project at http://127.0.0.1:8000 (SQLite)"
@@ -73,6 +73,10 @@ bench-deps: venv system-deps services
 
 bench: bench-deps
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# Instructions per request under valgrind: steady where timings are not (minutes per case).
+bench-instructions: bench-deps
+	$(BIN)/python benchmarks/instructions.py $(BENCH_ARGS)
 
 # A few seconds of every benchmark, so that the suite cannot rot (CI runs it).
 bench-smoke: bench-deps
