@@ -26,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CASES = ("bare", "ours-cookie", "ours-header", "ours-bl-bounded")
+# Not the bounded blacklisting mode: under valgrind a request takes ~50 times as long, so its
+# one-second local memory expires every few requests and the count measures Redis round trips.
+CASES = ("bare", "ours-cookie", "ours-header")
 WARM_UP = 50
 
 
@@ -49,7 +51,6 @@ def child(key: str, n: int) -> None:
         "bare": run.Case("bare", "", "/bare/"),
         "ours-cookie": run.Case("ours-cookie", "", "/ours/", cookie),
         "ours-header": run.Case("ours-header", "", "/ours/", {"Authorization": f"Bearer {token}"}),
-        "ours-bl-bounded": run.Case("ours-bl-bounded", "", "/ours/", cookie, "bl_bounded"),
     }
     case = cases[key]
     handler = WSGIHandler()
