@@ -495,10 +495,15 @@ def _delete_and_blacklist(
     )
 
 
+def _remember_revoked(handles: list[str]) -> None:
+    # As long as an access token of theirs may still verify.
+    blacklist.remember_revoked(handles, st_settings.access_token_lifetime + st_settings.leeway)
+
+
 def _after_revocation(
     handles: list[str], reason: str, revoked_by: str, user_ids: dict[str, str]
 ) -> None:
-    blacklist.remember_revoked(handles, st_settings.access_token_lifetime + st_settings.leeway)
+    _remember_revoked(handles)
     for handle in handles:
         session_revoked.send(
             SessionRow,
@@ -540,7 +545,7 @@ def confirm_theft(handle: str) -> None:
     """Revoke ``handle`` for theft if its row is still there, without signals (they went out
     with the first revocation, which a caller's transaction may have rolled back)."""
     if _delete_where({"handle": handle}, RevocationReason.THEFT, ""):
-        blacklist.remember_revoked([handle], st_settings.access_token_lifetime + st_settings.leeway)
+        _remember_revoked([handle])
         security_logger.warning(
             "session %s revoked again for theft: the first was rolled back", handle
         )

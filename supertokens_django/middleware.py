@@ -51,7 +51,7 @@ class SuperTokensMiddleware(MiddlewareMixin):
             from .requests import confirm_theft
 
             # After the view and outside its ATOMIC_REQUESTS transaction (Django wraps the view).
-            confirm_theft(request)
+            confirm_theft(state)
         return transport.finalize(request, response)
 
 

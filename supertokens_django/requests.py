@@ -184,8 +184,9 @@ def refresh_session(request: HttpRequest) -> Session:
     return tokens.session
 
 
-def confirm_theft(request: HttpRequest) -> None:
-    """Revoke again a session this request revoked for theft inside a caller's transaction.
+def confirm_theft(state: transport.RequestState) -> None:
+    """Revoke again a session that ``state``'s request revoked for theft inside a caller's
+    transaction.
 
     Under ``ATOMIC_REQUESTS`` an application view that lets :class:`TokenTheftDetected`
     propagate has its transaction rolled back, the theft's revocation with it, while the 401
@@ -193,9 +194,8 @@ def confirm_theft(request: HttpRequest) -> None:
     after the view, outside its transaction; when the revocation did commit, it finds no row and
     does nothing. A database fault here is logged, not raised: the response is already a 401.
     """
-    state = transport.state_of(request)
-    handle = state.theft_to_confirm if state is not None else None
-    if state is None or handle is None:
+    handle = state.theft_to_confirm
+    if handle is None:
         return
     state.theft_to_confirm = None
     try:
