@@ -264,6 +264,24 @@ def test_forcing_with_no_key_at_all_signs_at_once(keyring: KeyRing) -> None:
     assert SigningKey.objects.count() == 1
 
 
+def after_the_first_load(
+    monkeypatch: pytest.MonkeyPatch, ring: KeyRing, other: Callable[[datetime], Any]
+) -> list[Any]:
+    """Run ``other(now)``, another process's key ring, once right after ``ring`` has read the
+    keys a decision of its rests on (so that ``ring`` decides on a stale view and collides);
+    the list receives what ``other`` returned."""
+    real_load, done = KeyRing._load, []
+
+    def load_then_interleave(self: KeyRing, now: datetime, algorithm: str) -> Any:
+        state = real_load(self, now, algorithm)
+        if self is ring and not done:
+            done.append(other(now))
+        return state
+
+    monkeypatch.setattr(KeyRing, "_load", load_then_interleave)
+    return done
+
+
 @pytest.mark.django_db
 def test_a_rotation_that_loses_the_race_returns_the_winners_key(
     keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
@@ -271,15 +289,11 @@ def test_a_rotation_that_loses_the_race_returns_the_winners_key(
     """Both read the same top generation; the other inserts first, with its own (later) clock."""
     keyring.signing_material(T0)
     rotated_at = T0 + timedelta(minutes=1)
-    real_load, winner = KeyRing._load, []
-
-    def load_then_lose(ring: KeyRing, now: datetime, algorithm: str) -> Any:
-        state = real_load(ring, now, algorithm)
-        if ring is keyring and not winner:
-            winner.append(KeyRing().ensure_keys(now + timedelta(seconds=1), force=True))
-        return state
-
-    monkeypatch.setattr(KeyRing, "_load", load_then_lose)
+    winner = after_the_first_load(
+        monkeypatch,
+        keyring,
+        lambda now: KeyRing().ensure_keys(now + timedelta(seconds=1), force=True),
+    )
     mine = keyring.ensure_keys(rotated_at, force=True)
 
     assert SigningKey.objects.count() == 2
@@ -294,15 +308,11 @@ def test_a_rotation_that_loses_to_an_announced_successor_still_rotates(
     """The key that won the insert only announces the successor, which starts when the current
     key ends: that is not a rotation, so the worker tries again."""
     current = keyring.ensure_keys(T0)
-    real_load, announced = KeyRing._load, []
-
-    def load_then_lose(ring: KeyRing, now: datetime, algorithm: str) -> Any:
-        state = real_load(ring, now, algorithm)
-        if ring is keyring and not announced:
-            announced.append(KeyRing().ensure_keys(START + INTERVAL - timedelta(minutes=30)))
-        return state
-
-    monkeypatch.setattr(KeyRing, "_load", load_then_lose)
+    after_the_first_load(
+        monkeypatch,
+        keyring,
+        lambda _now: KeyRing().ensure_keys(START + INTERVAL - timedelta(minutes=30)),
+    )
     rotated = keyring.ensure_keys(T0, force=True)
 
     successor = SigningKey.objects.get(generation=current.generation + 1)

@@ -14,11 +14,13 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from django.db import connections
+from django.utils import timezone
 
 from tests.e2e.server import RawResponse
 
@@ -283,3 +285,11 @@ def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, box
+
+
+def sleep_until(moment: datetime) -> None:
+    """Sleep until the wall-clock ``moment`` (the servers run on this machine's clock): a key
+    from a forced rotation signs ``FORCED_KEY_NOTICE`` after it is stored."""
+    delay = (moment - timezone.now()).total_seconds()
+    if delay > 0:
+        threading.Event().wait(delay)

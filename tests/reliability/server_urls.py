@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from example_project.urls import urlpatterns as example_urlpatterns
 from supertokens_django import create_new_session, revoke_session
 from supertokens_django.keys import keyring
+from tests.reliability.client import sleep_until
 
 
 @csrf_exempt
@@ -35,7 +35,7 @@ def rotate_keys(request: HttpRequest) -> JsonResponse:
     ``?wait=0``, wait until the new key signs (``FORCED_KEY_NOTICE`` later)."""
     signer = keyring.ensure_keys(timezone.now(), force=True)
     if request.GET.get("wait") != "0":
-        time.sleep(max(0.0, (signer.signs_from - timezone.now()).total_seconds()))
+        sleep_until(signer.signs_from)
     return JsonResponse(
         {
             "kid": signer.kid,

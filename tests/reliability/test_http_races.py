@@ -38,6 +38,7 @@ from tests.reliability.client import (
     in_thread,
     message,
     race,
+    sleep_until,
 )
 from tests.reliability.conftest import (
     PASSWORD,
@@ -336,7 +337,7 @@ def test_two_workers_rotating_the_key_at_once_make_one_new_key(server: GunicornS
     assert newest is not None
     # No waiting out the server's reload interval: the key was published FORCED_KEY_NOTICE
     # before it signs, so any reload the server did before it was stored is old enough.
-    threading.Event().wait(max(0.0, (newest.signs_from - timezone.now()).total_seconds()))
+    sleep_until(newest.signs_from)
     keyring.reset()
     tokens = engine.create_session("rotation-user")
     assert tokens.access_token.token

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from supertokens_django import engine
 from supertokens_django.keys import UNKNOWN_KID_RELOAD_SECONDS
@@ -35,6 +34,7 @@ from tests.reliability.client import (
     clears_tokens,
     message,
     race,
+    sleep_until,
 )
 from tests.reliability.conftest import mirror, revoked_reason, rows_for, thefts_logged
 from tests.reliability.options import ITERATIONS
@@ -65,13 +65,6 @@ def _no_server_errors(pair: tuple[GunicornServer, GunicornServer]) -> Iterator[N
     yield
     for server, count in zip(pair, before, strict=True):
         assert server.server_errors() == count, server.log_tail()
-
-
-def wait_until(iso: str) -> None:
-    """Sleep until the wall-clock time ``iso`` (the servers run on this machine's clock)."""
-    delay = (datetime.fromisoformat(iso) - timezone.now()).total_seconds()
-    if delay > 0:
-        threading.Event().wait(delay)
 
 
 def wait_out_the_reload_interval() -> None:
@@ -195,7 +188,7 @@ def test_a_key_rotated_by_the_command_is_picked_up_by_every_server(
     assert kid.group(1) in {
         k["kid"] for k in agent.send(a.url, "GET", "/auth/jwt/jwks.json").json()["keys"]
     }
-    wait_until(SigningKey.objects.get(kid=kid.group(1)).signs_from.isoformat())
+    sleep_until(SigningKey.objects.get(kid=kid.group(1)).signs_from)
     tokens = agent.login(a.url, "rotated-by-command")
     assert tokens.kid == kid.group(1)
     response, _ = agent.call(b.url, "GET", "/api/me", tokens)
@@ -270,7 +263,7 @@ def test_a_key_created_just_after_another_servers_reload_is_accepted(
         reloaded = time.monotonic()
         rotated = agent.send(a.url, "POST", "/t/rotate-keys?wait=0").json()
         within = time.monotonic() - reloaded < UNKNOWN_KID_RELOAD_SECONDS * 0.8
-        wait_until(rotated["signs_from"])
+        sleep_until(datetime.fromisoformat(rotated["signs_from"]))
         second = agent.login(a.url, f"reload-{attempt}-2")
         assert second.kid == rotated["kid"] != first.kid
 
