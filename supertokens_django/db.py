@@ -12,9 +12,9 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
-from django.db import DatabaseError, OperationalError, connections, router, transaction
+from django.db import DatabaseError, OperationalError, connections, models, router, transaction
 
 from .conf import st_settings
 from .exceptions import ServiceUnavailable
@@ -63,3 +63,28 @@ def run(fn: Callable[[], T], *, atomic: bool = True) -> T:
             logger.warning("database unavailable for a session operation", exc_info=True)
             raise ServiceUnavailable("database unavailable") from exc
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def insert(model: type[models.Model], values: dict[str, Any]) -> None:
+    """One ``INSERT`` of ``values`` (field name → value) into ``model``'s table.
+
+    What ``Model.objects.create`` sends, without its per-instance work (the instance, its
+    defaults, the save signals, returning the primary key), which costs about as much as the
+    statement itself on a local database. Every value is prepared by its field, as a save
+    prepares it, so each backend gets what it expects (UUIDs, JSON, datetimes, addresses).
+    """
+    connection = connections[router.db_for_write(model)]
+    qn = connection.ops.quote_name
+    fields = [cast("models.Field[Any, Any]", model._meta.get_field(name)) for name in values]
+    columns = ", ".join(qn(cast(str, field.column)) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        # Quoted identifiers of the model; every value is a parameter.
+        cursor.execute(
+            f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES ({placeholders})",  # noqa: S608
+            params,
+        )

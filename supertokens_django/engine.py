@@ -28,10 +28,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.db import models as dj_models
 from django.utils import timezone
 
-from . import blacklist, db, fastpath
+from . import blacklist, db, fastpath, promotion
 from .conf import st_settings
 from .exceptions import TokenTheftDetected, TryRefreshToken, Unauthorised
 from .keys import keyring, server_secrets
@@ -190,22 +191,20 @@ def create_session(
         issuer=issuer,
         now=now,
     )
-    db.run(
-        lambda: SessionRow.objects.create(
-            handle=handle,
-            user_id=user_obj.pk if user_obj is not None else None,
-            subject=user_id,
-            refresh_token_hash_2=refresh.hash2,
-            session_data=data,
-            jwt_payload=payload,
-            created_at=now,
-            last_active_at=now,
-            expires_at=expires_at,
-            ip_address=ip_address,
-            user_agent=user_agent,
-        ),
-        atomic=False,
-    )
+    row = {
+        "handle": handle,
+        "user": user_obj.pk if user_obj is not None else None,
+        "subject": user_id,
+        "refresh_token_hash_2": refresh.hash2,
+        "session_data": data,
+        "jwt_payload": payload,
+        "created_at": now,
+        "last_active_at": now,
+        "expires_at": expires_at,
+        "ip_address": ip_address,
+        "user_agent": user_agent,
+    }
+    db.run(lambda: db.insert(SessionRow, row), atomic=False)
     session = Session(access, issuer=issuer, user=user_obj)
     session_created.send(SessionRow, handle=handle, user_id=user_id, request=request)
     return SessionTokens(
@@ -240,37 +239,11 @@ def refresh_session(
             raise Unauthorised("anti-csrf check failed on refresh", clear_tokens=False)
     issuer = default_issuer() if issuer is None else issuer
     now = _now()
-    hash1, hash2 = parsed.hash1, parsed.hash2
-
-    def rotate() -> tuple[str, SessionRow | None]:
-        row = (
-            SessionRow.objects.select_for_update()
-            .filter(handle=parsed.handle)
-            .only(
-                "handle", "subject", "user_id", "refresh_token_hash_2", "jwt_payload", "expires_at"
-            )
-            .first()
-        )
-        if row is None or row.expires_at <= now:
-            return "gone", row
-        stored = row.refresh_token_hash_2
-        if hmac.compare_digest(stored, hash2):
-            return "current", row
-        if parsed.parent_hash1 and hmac.compare_digest(stored, sha256_hex(parsed.parent_hash1)):
-            # Conditional on the hash we just read: belt and braces under the row lock.
-            SessionRow.objects.filter(handle=row.handle, refresh_token_hash_2=stored).update(
-                **_promotion(hash2, row.expires_at, now)
-            )
-            return "promoted", row
-        _delete_and_blacklist(
-            [(str(row.handle), row.subject, row.user_id)], RevocationReason.THEFT, "", now
-        )
-        return "theft", row
-
-    outcome, row = db.run(rotate)
+    hash1 = parsed.hash1
+    outcome, row = _rotate(parsed.handle, parsed.hash2, parsed.parent_hash1, now)
     if outcome == "gone" or row is None:
         raise Unauthorised("session not found or expired")
-    user_id, handle = row.subject, str(row.handle)
+    user_id, handle = row.subject, parsed.handle
     if outcome == "theft":
         _after_revocation([handle], RevocationReason.THEFT, "", {handle: user_id})
         security_logger.warning(
@@ -291,7 +264,7 @@ def refresh_session(
         refresh_token_hash1=child.hash1,
         parent_refresh_token_hash1=hash1,
         anti_csrf_token=anti_csrf,
-        custom_payload=dict(row.jwt_payload or {}),
+        custom_payload=dict(row.jwt_payload),
         issuer=issuer,
         now=now,
     )
@@ -304,6 +277,81 @@ def refresh_session(
         refresh_token=IssuedRefreshToken(child.token, now + st_settings.refresh_token_lifetime),
         anti_csrf_token=anti_csrf,
     )
+
+
+@dataclass(frozen=True)
+class _Rotated:
+    """What a refresh needs from the session row."""
+
+    subject: str
+    user_id: Any
+    jwt_payload: dict[str, Any]
+
+
+def _rotate(
+    handle: str, hash2: str, parent_hash1: str | None, now: datetime
+) -> tuple[str, _Rotated | None]:
+    """Classify a refresh token (steps 1–4 of the module docstring), cheapest first.
+
+    1. A child whose parent is stored: promoted by one conditional UPDATE (``promotion.py``).
+    2. Outside a caller's transaction, a plain read answers "gone" and "current": each statement
+       then reads the latest committed row, so the answer is the one a locked read would have
+       given at that moment, and neither outcome writes anything a lock would protect.
+    3. Everything else (a theft, or a row that changed since 1) is decided under the row lock,
+       which a revocation needs, and which a caller's transaction needs for any read to be
+       fresh (REPEATABLE READ answers from an older snapshot).
+    """
+    if parent_hash1:
+        promoted = promotion.promote(
+            handle,
+            parent_hash2=sha256_hex(parent_hash1),
+            child_hash2=hash2,
+            now=now,
+            lifetime=st_settings.refresh_token_lifetime,
+            step=EXPIRY_SLIDE_STEP,
+        )
+        if promoted is not None:
+            return "promoted", _Rotated(promoted.subject, None, promoted.jwt_payload)
+    if not connections[db.write_alias()].in_atomic_block:
+        found = db.run(
+            lambda: (
+                SessionRow.objects.filter(handle=handle)
+                .values_list("refresh_token_hash_2", "subject", "jwt_payload", "expires_at")
+                .first()
+            ),
+            atomic=False,
+        )
+        if found is None or found[3] <= now:
+            return "gone", None
+        if hmac.compare_digest(found[0], hash2):
+            return "current", _Rotated(found[1], None, dict(found[2] or {}))
+    return db.run(lambda: _rotate_locked(handle, hash2, parent_hash1, now))
+
+
+def _rotate_locked(
+    handle: str, hash2: str, parent_hash1: str | None, now: datetime
+) -> tuple[str, _Rotated | None]:
+    """Steps 1–4 under the row lock (inside ``db.run``'s transaction)."""
+    row = (
+        SessionRow.objects.select_for_update()
+        .filter(handle=handle)
+        .values_list("refresh_token_hash_2", "subject", "user_id", "jwt_payload", "expires_at")
+        .first()
+    )
+    if row is None or row[4] <= now:
+        return "gone", None
+    stored, subject, user_id, payload, expires_at = row
+    found = _Rotated(subject, user_id, dict(payload or {}))
+    if hmac.compare_digest(stored, hash2):
+        return "current", found
+    if parent_hash1 and hmac.compare_digest(stored, sha256_hex(parent_hash1)):
+        # Conditional on the hash we just read: belt and braces under the row lock.
+        SessionRow.objects.filter(handle=handle, refresh_token_hash_2=stored).update(
+            **_promotion(hash2, expires_at, now)
+        )
+        return "promoted", found
+    _delete_and_blacklist([(handle, subject, user_id)], RevocationReason.THEFT, "", now)
+    return "theft", found
 
 
 # --------------------------------------------------------------------------- verify
@@ -425,44 +473,55 @@ def _promotion(child_hash2: str, stored_expiry: datetime, now: datetime) -> dict
     ``expires_at`` is indexed (clean-up, the active-session lookups), so an UPDATE that changes
     it writes a new entry into every index of the row; one that leaves it is a HOT update on
     PostgreSQL, which touches no index. A session's row thus expires at most one step earlier
-    than a lifetime after its last refresh.
+    than a lifetime after its last refresh. (``promotion.py`` writes the same in SQL.)
     """
-    lifetime = st_settings.refresh_token_lifetime
+    slide_from, new_expiry = promotion.expiry_slide(
+        now, st_settings.refresh_token_lifetime, EXPIRY_SLIDE_STEP
+    )
     fields: dict[str, Any] = {"refresh_token_hash_2": child_hash2, "last_active_at": now}
-    if now + lifetime - stored_expiry >= lifetime * EXPIRY_SLIDE_STEP:
-        fields["expires_at"] = now + lifetime
+    if stored_expiry <= slide_from:
+        fields["expires_at"] = new_expiry
     return fields
 
 
 def _promote_from_access_token(session: Session, access: AccessToken, now: datetime) -> None:
+    """The first use of a refreshed access token: promote its refresh token, and queue a
+    replacement access token without the parent hash (``session.new_access_token``).
+
+    Cheapest first, as :func:`_rotate`: one conditional UPDATE; when it matches nothing, the row
+    moved on already (hashes only move forward), and a plain read outside a caller's transaction
+    tells "promoted by a parallel request" (replace) from "a sibling's lineage moved on" (keep
+    the token, which stays usable until it expires) and from "gone".
+    """
     parent_hash2 = sha256_hex(access.parent_refresh_token_hash1 or "")
     child_hash2 = sha256_hex(access.refresh_token_hash1)
+    promoted = promotion.promote(
+        access.handle,
+        parent_hash2=parent_hash2,
+        child_hash2=child_hash2,
+        now=now,
+        lifetime=st_settings.refresh_token_lifetime,
+        step=EXPIRY_SLIDE_STEP,
+    )
+    if promoted is not None:
+        session.reissue(custom_payload=promoted.jwt_payload, now=now)
+        return
 
-    def promote() -> tuple[bool, dict[str, Any]] | None:
-        row = (
-            SessionRow.objects.select_for_update()
-            .filter(handle=access.handle, expires_at__gt=now)
-            .values("refresh_token_hash_2", "jwt_payload", "expires_at")
-            .first()
-        )
+    def classify() -> tuple[bool, dict[str, Any]] | None:
+        rows = SessionRow.objects.filter(handle=access.handle, expires_at__gt=now)
+        if connections[db.write_alias()].in_atomic_block:
+            rows = rows.select_for_update()  # the latest row, not the transaction's snapshot
+        row = rows.values_list("refresh_token_hash_2", "jwt_payload").first()
         if row is None:
             return None
-        stored = row["refresh_token_hash_2"]
-        if hmac.compare_digest(stored, parent_hash2):
-            SessionRow.objects.filter(handle=access.handle, refresh_token_hash_2=stored).update(
-                **_promotion(child_hash2, row["expires_at"], now)
-            )
-            return True, row["jwt_payload"] or {}
-        # Already promoted (by a parallel request) -> still replace; a sibling's token whose
-        # lineage moved on stays usable until it expires, and is simply not replaced.
-        return hmac.compare_digest(stored, child_hash2), row["jwt_payload"] or {}
+        return hmac.compare_digest(row[0], child_hash2), dict(row[1] or {})
 
-    result = db.run(promote)
+    result = db.run(classify, atomic=False)
     if result is None:
         raise Unauthorised("session revoked or expired")
     replace, payload = result
     if replace:
-        session.reissue(custom_payload=dict(payload), now=now)
+        session.reissue(custom_payload=payload, now=now)
 
 
 # --------------------------------------------------------------------------- revoke

@@ -938,34 +938,47 @@ def test_default_payload_cap_keeps_the_access_token_cookie_under_4kb(
 # --------------------------------------------------------------------------- query counts
 
 
-def test_refresh_with_the_current_token_is_one_locked_select(
+def promotion_statements() -> list[str]:
+    """What a promotion costs: one ``UPDATE … RETURNING``, or where the database has none
+    (MariaDB) the UPDATE and a SELECT of the columns it would have returned."""
+    return ["UPDATE"] if connection.vendor in ("postgresql", "sqlite") else ["UPDATE", "SELECT"]
+
+
+def test_refresh_that_promotes_is_one_statement(
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
+    child = engine.refresh_session(rt(new()))
+    expected = promotion_statements()
+    with django_assert_num_queries(len(expected)) as queries:
+        engine.refresh_session(rt(child))
+    assert statements(queries) == expected and savepoints(queries) == 0
+
+
+def test_first_call_after_a_refresh_is_one_statement(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    child = engine.refresh_session(rt(new()))
+    expected = promotion_statements()
+    with django_assert_num_queries(len(expected)) as queries:
+        session = engine.verify_access_token(child.access_token.token)
+    assert statements(queries) == expected and savepoints(queries) == 0
+    assert session.new_access_token is not None
+    with django_assert_num_queries(0):
+        engine.verify_access_token(session.new_access_token.token)
+
+
+def test_in_a_transaction_the_current_token_is_one_locked_select(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    """The ``db`` fixture's transaction stands for a caller's (``ATOMIC_REQUESTS``): a plain read
+    there may answer from an older snapshot, so the row is read under its lock."""
     tokens = new()
     with django_assert_num_queries(3) as queries:  # SAVEPOINT, SELECT ... FOR UPDATE, RELEASE
         engine.refresh_session(rt(tokens))
     assert statements(queries) == ["SELECT"] and savepoints(queries) == 1
-
-
-def test_refresh_that_promotes_is_one_transaction_of_two_statements(
-    django_assert_num_queries: DjangoAssertNumQueries,
-) -> None:
-    child = engine.refresh_session(rt(new()))
-    with django_assert_num_queries(4) as queries:
-        engine.refresh_session(rt(child))
-    assert statements(queries) == ["SELECT", "UPDATE"] and savepoints(queries) == 1
-
-
-def test_first_call_after_a_refresh_is_at_most_one_transaction(
-    django_assert_num_queries: DjangoAssertNumQueries,
-) -> None:
-    child = engine.refresh_session(rt(new()))
-    with django_assert_num_queries(4) as queries:
-        session = engine.verify_access_token(child.access_token.token)
-    assert statements(queries) == ["SELECT", "UPDATE"] and savepoints(queries) == 1
-    assert session.new_access_token is not None
-    with django_assert_num_queries(0):
-        engine.verify_access_token(session.new_access_token.token)
+    # (SQLite has no row locks: its transaction holds the database's write lock.)
+    locked = connection.features.has_select_for_update
+    assert ("FOR UPDATE" in queries.captured_queries[1]["sql"]) == locked
 
 
 def test_theft_is_one_transaction(django_assert_num_queries: DjangoAssertNumQueries) -> None:
@@ -974,6 +987,89 @@ def test_theft_is_one_transaction(django_assert_num_queries: DjangoAssertNumQuer
     with django_assert_num_queries(5) as queries, pytest.raises(TokenTheftDetected):
         engine.refresh_session(rt(tokens))
     assert statements(queries) == ["SELECT", "DELETE", "INSERT"] and savepoints(queries) == 1
+
+
+def test_theft_of_a_child_tries_the_promotion_first(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    tokens = new()
+    first, second = engine.refresh_session(rt(tokens)), engine.refresh_session(rt(tokens))
+    engine.refresh_session(rt(first))  # promotes the first child: the second is superseded
+    with django_assert_num_queries(6) as queries, pytest.raises(TokenTheftDetected):
+        engine.refresh_session(rt(second))
+    assert statements(queries) == ["UPDATE", "SELECT", "DELETE", "INSERT"]
+    assert savepoints(queries) == 1
+
+
+# Outside a caller's transaction (production without ATOMIC_REQUESTS): each statement commits on
+# its own and reads the latest committed row, so "current" and "gone" need no lock.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_current_token_is_one_plain_select(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    tokens = new()
+    with django_assert_num_queries(1) as queries:
+        child = engine.refresh_session(rt(tokens))
+    assert statements(queries) == ["SELECT"]
+    assert "FOR UPDATE" not in queries.captured_queries[0]["sql"]
+    assert row(tokens).refresh_token_hash_2 == h2(rt(tokens))  # unchanged: nothing to write
+    engine.verify_access_token(child.access_token.token)  # promotes the child
+    with django_assert_num_queries(2) as queries:  # the promotion finds nothing, then the read
+        engine.refresh_session(rt(child))
+    assert statements(queries) == ["UPDATE", "SELECT"]
+    assert row(tokens).refresh_token_hash_2 == h2(rt(child))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_revoked_or_expired_session_is_unauthorised_without_a_lock(
+    clock: Clock, thefts: list[dict[str, Any]], django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    revoked, expired = new(), new()
+    engine.revoke_session(revoked.session.get_handle())
+    expired_child = engine.refresh_session(rt(expired))
+    clock.advance(timedelta(days=100))
+    for token, expected in ((rt(revoked), ["SELECT"]), (rt(expired_child), ["UPDATE", "SELECT"])):
+        with django_assert_num_queries(len(expected)) as queries, pytest.raises(Unauthorised):
+            engine.refresh_session(token)
+        assert statements(queries) == expected
+    assert thefts == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_theft_is_decided_under_the_lock(
+    thefts: list[dict[str, Any]],
+) -> None:
+    tokens = new()
+    first, second = engine.refresh_session(rt(tokens)), engine.refresh_session(rt(tokens))
+    engine.refresh_session(rt(first))
+    with CaptureQueriesContext(connection) as queries, pytest.raises(TokenTheftDetected):
+        engine.refresh_session(rt(second))
+    assert statements(queries) == ["UPDATE", "SELECT", "SELECT", "DELETE", "INSERT"]
+    selects = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    locked = connection.features.has_select_for_update
+    assert ["FOR UPDATE" in sql for sql in selects] == [False, locked]
+    assert not SessionRow.objects.filter(handle=tokens.session.get_handle()).exists()
+    assert [t["handle"] for t in thefts] == [tokens.session.get_handle()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_parallel_first_call_reads_without_a_lock(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    """Two requests with the same fresh access token: the second finds the child promoted
+    already, reads the row and still gets a replacement; a sibling's gets none."""
+    tokens = new()
+    child, sibling = engine.refresh_session(rt(tokens)), engine.refresh_session(rt(tokens))
+    engine.verify_access_token(child.access_token.token)
+    with django_assert_num_queries(2) as queries:
+        again = engine.verify_access_token(child.access_token.token)
+    assert statements(queries) == ["UPDATE", "SELECT"]
+    assert again.new_access_token is not None
+    with django_assert_num_queries(2):
+        kept = engine.verify_access_token(sibling.access_token.token)
+    assert kept.new_access_token is None
 
 
 def test_forged_refresh_token_costs_no_query(
