@@ -10,6 +10,8 @@ urlpatterns = [
     path("ours/", views.ours),
     path("ours-drf/", views.OursDRFView.as_view()),
     path("bench/create/", views.create),
+    path("bench/create-for-user-id/", views.create_for_user_id),
+    path("bench/sign-in-without-session/", views.sign_in_without_session),
     path("auth/", include("supertokens_django.urls")),
     path("peer/sessions-db/", views.sessions),
     path("peer/sessions-cached-db/", views.sessions),

@@ -9,7 +9,7 @@ from typing import Any
 
 import jwt
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, user_logged_in
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from knox.auth import TokenAuthentication as KnoxAuthentication
@@ -57,6 +57,23 @@ def create(request: HttpRequest) -> HttpResponse:
     primary key, create a session."""
     user = get_user_model()._default_manager.get(pk=bench_user_id())
     create_new_session(request, user)
+    return HttpResponse(OK)
+
+
+@csrf_exempt
+def create_for_user_id(request: HttpRequest) -> HttpResponse:
+    """A diagnostic of section C: the session alone, for a user id (no user row is read, no
+    ``user_logged_in``, so no ``last_login`` update)."""
+    create_new_session(request, str(bench_user_id()))
+    return HttpResponse(OK)
+
+
+@csrf_exempt
+def sign_in_without_session(request: HttpRequest) -> HttpResponse:
+    """A diagnostic of section C: what ``create`` does that is Django's rather than ours (load
+    the user, ``user_logged_in``, whose receiver updates ``last_login``), without a session."""
+    user = get_user_model()._default_manager.get(pk=bench_user_id())
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     return HttpResponse(OK)
 
 

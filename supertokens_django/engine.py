@@ -4,7 +4,8 @@ Everything here works on tokens and handles; the HTTP layers (``transport``, ``d
 tokens from requests and write the results back. PROTOCOL.md §8 is the specification; in short,
 with ``H = sha256_hex`` and the database holding only ``H(H(current refresh token))``:
 
-refresh(RT), in one transaction with the session row locked:
+refresh(RT), as if in one transaction with the session row locked (the common cases take one
+statement, without a transaction of their own: see :func:`_rotate` and ``promotion.py``):
   1. RT's MAC fails, or the row is missing or expired     → ``Unauthorised``
   2. ``H(H(RT))`` is stored (RT is current)                → mint a child; row unchanged
   3. ``H(parent(RT))`` is stored (RT is an unused child)   → promote RT, slide the expiry, mint
@@ -25,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -33,7 +35,7 @@ from django.db import models as dj_models
 from django.utils import timezone
 
 from . import blacklist, db, fastpath, promotion
-from .conf import st_settings
+from .conf import django_setting, st_settings
 from .exceptions import TokenTheftDetected, TryRefreshToken, Unauthorised
 from .keys import keyring, server_secrets
 from .models import RevocationReason, RevokedSession
@@ -64,7 +66,14 @@ THEFT_RECORD_RETENTION = timedelta(days=7)
 
 
 def _now() -> datetime:
-    """The engine's clock (a seam for tests)."""
+    """The engine's clock (a seam for tests): ``timezone.now()``.
+
+    Every verified request reads it, and ``timezone.now()`` reads ``settings.USE_TZ`` through
+    ``LazySettings`` (half a microsecond): once Django has that setting cached (it has after
+    the first request), it is read from the cache directly.
+    """
+    if django_setting("USE_TZ") is True:
+        return datetime.now(dt_timezone.utc)
     return timezone.now()
 
 
@@ -408,6 +417,7 @@ def verify_access_token(
         key_trusted=lambda kid: keyring.is_trusted(kid, now),
         now=now,
         leeway=config.leeway,
+        size=config.verified_token_cache_size,
     )
     if check_anti_csrf and config.anti_csrf == "VIA_TOKEN":
         if not (

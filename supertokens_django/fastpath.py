@@ -158,16 +158,6 @@ class VerifiedTokenCache:
         with self._lock:
             return CacheInfo(self._hits, self._misses, self._maxsize, len(self._entries))
 
-    def _get(self, key: tuple[str, str]) -> _Entry | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self._misses += 1
-            else:
-                self._entries.move_to_end(key)
-                self._hits += 1
-            return entry
-
     def _discard(self, key: tuple[str, str], entry: _Entry) -> None:
         with self._lock:
             self._hits -= 1  # found, but not served: the full verification answers
@@ -212,7 +202,13 @@ class VerifiedTokenCache:
                 token, algorithm=algorithm, resolve_key=resolve_key, now=now, leeway=leeway
             )
         key = (algorithm, token)
-        entry = self._get(key)
+        with self._lock:  # inline rather than a method: every verified request comes here
+            entry = self._entries.get(key)
+            if entry is None:
+                self._misses += 1
+            else:
+                self._entries.move_to_end(key)
+                self._hits += 1
         if entry is not None:
             current = now.timestamp()
             slack = leeway.total_seconds()
@@ -270,13 +266,16 @@ def verify_cached(
     leeway: timedelta,
     resolve_key: Callable[[str], Any | None],
     key_trusted: Callable[[str], bool] | None = None,
+    size: int | None = None,
 ) -> AccessToken:
     """Verify ``token`` like :func:`tokens.decode_access_token`, through the process-wide cache.
 
     Same arguments, same result, same exceptions; the second and later calls with the same
-    token string skip pyjwt while the token and its key stay valid.
+    token string skip pyjwt while the token and its key stay valid. ``size``: the configured
+    cache size, for a caller that has the settings at hand (:func:`configured_size` if not).
     """
-    size = configured_size()
+    if size is None:
+        size = configured_size()
     if size != verified_tokens.maxsize:
         verified_tokens.resize(size)
     return verified_tokens.verify(

@@ -223,14 +223,14 @@ def test_transient_errors_are_retried_then_answered_503(
     settings.SUPERTOKENS = {"DATABASE_RETRIES": 2}
     agent = ClientAgent(client, "header")
     _refreshed(agent)
-    locking = touches(SESSION_TABLE, "SELECT")
+    promoting = touches(SESSION_TABLE, "UPDATE")  # the promotion's one statement
 
-    with failing(locking, TRANSIENT[kind], times=1) as failed:
+    with failing(promoting, TRANSIENT[kind], times=1) as failed:
         response = agent.refresh()
     assert response.status_code == 200 and len(failed) == 1
 
     held, before = tokens_of(agent), rows()
-    with failing(locking, TRANSIENT[kind]) as failed:
+    with failing(promoting, TRANSIENT[kind]) as failed:
         response = agent.refresh()
     assert_503(response)
     assert len(failed) == 3  # the first attempt and two retries
