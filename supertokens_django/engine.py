@@ -322,18 +322,11 @@ def _rotate(
         if promoted is not None:
             return "promoted", _Rotated(promoted.subject, None, promoted.jwt_payload)
     if not connections[db.write_alias()].in_atomic_block:
-        found = db.run(
-            lambda: (
-                SessionRow.objects.filter(handle=handle)
-                .values_list("refresh_token_hash_2", "subject", "jwt_payload", "expires_at")
-                .first()
-            ),
-            atomic=False,
-        )
-        if found is None or found[3] <= now:
+        found = db.run(lambda: promotion.read(handle), atomic=False)
+        if found is None or found.expires_at <= now:
             return "gone", None
-        if hmac.compare_digest(found[0], hash2):
-            return "current", _Rotated(found[1], None, dict(found[2] or {}))
+        if hmac.compare_digest(found.refresh_token_hash_2, hash2):
+            return "current", _Rotated(found.subject, None, found.jwt_payload)
     return db.run(lambda: _rotate_locked(handle, hash2, parent_hash1, now))
 
 
@@ -517,21 +510,12 @@ def _promote_from_access_token(session: Session, access: AccessToken, now: datet
         session.reissue(custom_payload=promoted.jwt_payload, now=now)
         return
 
-    def classify() -> tuple[bool, dict[str, Any]] | None:
-        rows = SessionRow.objects.filter(handle=access.handle, expires_at__gt=now)
-        if connections[db.write_alias()].in_atomic_block:
-            rows = rows.select_for_update()  # the latest row, not the transaction's snapshot
-        row = rows.values_list("refresh_token_hash_2", "jwt_payload").first()
-        if row is None:
-            return None
-        return hmac.compare_digest(row[0], child_hash2), dict(row[1] or {})
-
-    result = db.run(classify, atomic=False)
-    if result is None:
+    # (A locking read inside a caller's transaction: see ``promotion.read``.)
+    found = db.run(lambda: promotion.read(access.handle), atomic=False)
+    if found is None or found.expires_at <= now:
         raise Unauthorised("session revoked or expired")
-    replace, payload = result
-    if replace:
-        session.reissue(custom_payload=payload, now=now)
+    if hmac.compare_digest(found.refresh_token_hash_2, child_hash2):
+        session.reissue(custom_payload=found.jwt_payload, now=now)
 
 
 # --------------------------------------------------------------------------- revoke

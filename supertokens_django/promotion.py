@@ -1,4 +1,5 @@
-"""A promotion in one statement: compare-and-set of a session's refresh-token hash.
+"""The session row's hot statements: a promotion in one statement (a compare-and-set of the
+refresh-token hash), and the read by primary key that a refresh's other outcomes start with.
 
 Most refreshes present a child whose parent is the stored token (a refresh's response was
 received, and the next refresh uses what it returned); the first request with a refreshed access
@@ -26,9 +27,16 @@ Why it decides exactly what the locked path would:
   lasts until that transaction ends, as the locked path's would.
 
 PostgreSQL and SQLite (3.35+) return the columns from the UPDATE itself. MariaDB and MySQL have
-no ``UPDATE … RETURNING``: there a SELECT by primary key follows, outside any lock. It reads the
-row as it is after the promotion or later; if a revocation deleted the row in between, it finds
-nothing and the refresh is refused, which is what the revocation asked for.
+no ``UPDATE … RETURNING``: there a read by primary key follows (:func:`read`). Outside a
+transaction it reads the row as it is after the promotion or later; if a revocation deleted the
+row in between, it finds nothing and the refresh is refused, which is what the revocation asked
+for. Inside one, it is a locking read, which sees the latest row rather than the transaction's
+snapshot (and the UPDATE holds the lock already).
+
+Both are raw SQL built from the model's own table and column names, with every value prepared
+and every result converted by the model's fields, exactly as the ORM would: the ORM's query
+building costs more than the statement's round trip (about 350 µs against 250 µs for the read
+on our benchmark machine), on the path every refresh takes.
 """
 
 from __future__ import annotations
@@ -38,7 +46,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, F, Value, When
 
 from . import db
 from .models import Session as SessionRow
@@ -50,6 +57,16 @@ class Promoted:
 
     subject: str
     jwt_payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Found:
+    """What :func:`read` returns: the columns a refresh decides with."""
+
+    refresh_token_hash_2: str
+    subject: str
+    jwt_payload: dict[str, Any]
+    expires_at: datetime
 
 
 def expiry_slide(now: datetime, lifetime: timedelta, step: float) -> tuple[datetime, datetime]:
@@ -72,6 +89,17 @@ def _returning_supported(connection: Any) -> bool:
     )
 
 
+def _load(name: str, value: Any, connection: Any) -> Any:
+    """A column's value as the ORM would return it: the backend's converters, then the field's
+    (SQLite's text datetimes, MySQL's naive ones, JSON text)."""
+    field = _field(name)
+    expression = field.cached_col
+    converters = connection.ops.get_db_converters(expression) + field.get_db_converters(connection)
+    for convert in converters:
+        value = convert(value, expression, connection)
+    return value
+
+
 def promote(
     handle: str,
     *,
@@ -84,7 +112,7 @@ def promote(
     """Replace ``parent_hash2`` by ``child_hash2`` on the live row ``handle``, in one statement.
 
     ``None`` when the row did not hold ``parent_hash2`` (or is gone or expired): the caller then
-    decides under the row lock. Database errors become ``ServiceUnavailable`` (``db.run``).
+    decides otherwise. Database errors become ``ServiceUnavailable`` (``db.run``).
     """
     slide_from, new_expiry = expiry_slide(now, lifetime, step)
     return db.run(
@@ -102,8 +130,7 @@ def _promote(
     new_expiry: datetime,
 ) -> Promoted | None:
     connection = connections[db.write_alias()]
-    if not _returning_supported(connection):
-        return _promote_then_select(handle, parent_hash2, child_hash2, now, slide_from, new_expiry)
+    returning = _returning_supported(connection)
     qn = connection.ops.quote_name
     moment = _field("expires_at")
 
@@ -118,8 +145,9 @@ def _promote(
         f" ELSE {qn('expires_at')} END"
         f" WHERE {qn('handle')} = %s AND {qn('refresh_token_hash_2')} = %s"
         f" AND {qn('expires_at')} > %s"
-        f" RETURNING {qn('subject')}, {qn('jwt_payload')}"
     )
+    if returning:
+        sql += f" RETURNING {qn('subject')}, {qn('jwt_payload')}"
     params = [
         child_hash2,
         at(now),
@@ -131,39 +159,37 @@ def _promote(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if returning:
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            payload = _load("jwt_payload", row[1], connection)
+            return Promoted(subject=row[0], jwt_payload=dict(payload or {}))
+        if cursor.rowcount != 1:
+            return None
+    found = read(handle)
+    return Promoted(found.subject, found.jwt_payload) if found is not None else None
+
+
+def read(handle: str) -> Found | None:
+    """The row ``handle``'s hash, subject, payload and expiry (expired or not), by primary key.
+
+    Inside a transaction a locking read (``SELECT … FOR UPDATE`` where the database has it):
+    a plain read there could answer from the transaction's snapshot, older than the row.
+    """
+    connection = connections[db.write_alias()]
+    qn = connection.ops.quote_name
+    columns = ("refresh_token_hash_2", "subject", "jwt_payload", "expires_at")
+    sql = (
+        f"SELECT {', '.join(qn(c) for c in columns)}"  # noqa: S608
+        f" FROM {qn(SessionRow._meta.db_table)} WHERE {qn('handle')} = %s"
+    )
+    if connection.in_atomic_block and connection.features.has_select_for_update:
+        sql += " " + connection.ops.for_update_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_field("handle").get_db_prep_value(handle, connection)])
         row = cursor.fetchone()
     if row is None:
         return None
-    payload = _field("jwt_payload").from_db_value(row[1], None, connection)
-    return Promoted(subject=row[0], jwt_payload=dict(payload or {}))
-
-
-def _promote_then_select(
-    handle: str,
-    parent_hash2: str,
-    child_hash2: str,
-    now: datetime,
-    slide_from: datetime,
-    new_expiry: datetime,
-) -> Promoted | None:
-    """The same statement without RETURNING, and a SELECT of the two columns after it."""
-    updated = SessionRow.objects.filter(
-        handle=handle, refresh_token_hash_2=parent_hash2, expires_at__gt=now
-    ).update(
-        refresh_token_hash_2=child_hash2,
-        last_active_at=now,
-        expires_at=Case(
-            When(expires_at__lte=slide_from, then=Value(new_expiry)), default=F("expires_at")
-        ),
-    )
-    if not updated:
-        return None
-    rows = SessionRow.objects.filter(handle=handle)
-    if connections[db.write_alias()].in_atomic_block:
-        # A caller's transaction may read from an older snapshot (REPEATABLE READ): a locking
-        # read sees the latest row, and the UPDATE holds its lock already.
-        rows = rows.select_for_update()
-    row = rows.values_list("subject", "jwt_payload").first()
-    if row is None:
-        return None
-    return Promoted(subject=row[0], jwt_payload=dict(row[1] or {}))
+    values = [_load(name, value, connection) for name, value in zip(columns, row, strict=True)]
+    return Found(values[0], values[1], dict(values[2] or {}), values[3])

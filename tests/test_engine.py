@@ -981,6 +981,21 @@ def test_in_a_transaction_the_current_token_is_one_locked_select(
     assert ("FOR UPDATE" in queries.captured_queries[1]["sql"]) == locked
 
 
+def test_in_a_transaction_a_parallel_first_call_reads_the_row_locked(
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    """The child was promoted by another request: the UPDATE matches nothing, and the read
+    that follows must see the latest row, not the transaction's snapshot."""
+    child = engine.refresh_session(rt(new()))
+    engine.verify_access_token(child.access_token.token)
+    with django_assert_num_queries(2) as queries:
+        again = engine.verify_access_token(child.access_token.token)
+    assert statements(queries) == ["UPDATE", "SELECT"]
+    locked = connection.features.has_select_for_update
+    assert ("FOR UPDATE" in queries.captured_queries[1]["sql"]) == locked
+    assert again.new_access_token is not None
+
+
 def test_theft_is_one_transaction(django_assert_num_queries: DjangoAssertNumQueries) -> None:
     tokens = new()
     engine.refresh_session(rt(engine.refresh_session(rt(tokens))))
