@@ -85,7 +85,7 @@ class Scale:
     admin_requests: int  # timed requests per admin page (after one untimed)
 
 
-FULL = Scale(5, 400, 100, 3000, 3, 3, 3, 1_000_000, 10_000, 100_000, 1_000_000, 5)
+FULL = Scale(5, 400, 100, 3000, 5, 3, 3, 1_000_000, 10_000, 100_000, 1_000_000, 5)
 SMOKE = Scale(1, 10, 5, 50, 1, 0, 0, 2_000, 100, 1_000, 2_000, 1)
 
 
