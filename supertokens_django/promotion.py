@@ -1,10 +1,10 @@
 """The session row's hot statements: a promotion in one statement (a compare-and-set of the
 refresh-token hash), and the read by primary key that a refresh's other outcomes start with.
 
-Most refreshes present a child whose parent is the stored token (a refresh's response was
-received, and the next refresh uses what it returned); the first request with a refreshed access
-token is the same case. The engine's general path decides it under a row lock: BEGIN,
-``SELECT … FOR UPDATE``, UPDATE, COMMIT, four round trips with the lock held across two of them.
+After every refresh, the first request with the new access token (the browser SDK's next call)
+promotes its child refresh token, and so does a refresh with an unused child (a client that
+refreshes again before using what the last refresh returned). Under a row lock that is BEGIN,
+``SELECT … FOR UPDATE``, UPDATE, COMMIT: four round trips with the lock held across two of them.
 The decision fits in one conditional UPDATE, which autocommit makes its own transaction::
 
     UPDATE session SET refresh_token_hash_2 = H(child), last_active_at = now,
@@ -17,12 +17,13 @@ Why it decides exactly what the locked path would:
 
 - It writes only when the row holds the parent's hash at the moment of the write, which is the
   locked path's step 3; every other outcome (current token, promoted already, gone, theft) matches
-  no row, and the caller then runs the locked path, which classifies the row as before. The fast
-  path can therefore never revoke anything nor promote what the locked path would not.
+  no row, and the caller decides it as before (``engine._rotate``: a read, and the locked path
+  for anything that is not "current" or "gone"). The statement can therefore never revoke
+  anything nor promote what the locked path would not.
 - Two concurrent promotions of one child: one UPDATE waits for the other's row lock, then
   re-evaluates its WHERE against the committed row (PostgreSQL's READ COMMITTED, InnoDB's
   locking reads; SQLite serialises writers), no longer finds the parent's hash and matches
-  nothing. Exactly one of them promotes; the other finds the child current under the lock.
+  nothing. Exactly one of them promotes; the other then reads the child as current.
 - Inside a caller's transaction (``ATOMIC_REQUESTS``) the statement joins it and its row lock
   lasts until that transaction ends, as the locked path's would.
 
