@@ -5,7 +5,9 @@ Query counts: inside pytest-django's ``db`` fixture every test runs in a transac
 ``atomic()`` of the engine shows up as ``SAVEPOINT`` + ``RELEASE SAVEPOINT`` around its
 statements (in production it is ``BEGIN`` + ``COMMIT``, which Django does not log except SQLite's
 ``BEGIN IMMEDIATE``). The counts below are exact for the ``db`` fixture on every backend; where
-it matters, the statements themselves are checked too.
+it matters, the statements themselves are checked too. The engine reads without a lock only
+outside a transaction (production without ``ATOMIC_REQUESTS``): the tests of that path are marked
+``django_db(transaction=True)``.
 """
 
 from __future__ import annotations
