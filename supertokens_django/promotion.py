@@ -82,6 +82,10 @@ def _field(name: str) -> Any:
     return SessionRow._meta.get_field(name)
 
 
+def _column(connection: Any, name: str) -> str:
+    return str(connection.ops.quote_name(_field(name).column))
+
+
 def _returning_supported(connection: Any) -> bool:
     # Django has no feature flag for UPDATE … RETURNING; INSERT … RETURNING came to SQLite in the
     # same release (3.35) as UPDATE … RETURNING, and PostgreSQL has always had both.
@@ -132,7 +136,11 @@ def _promote(
 ) -> Promoted | None:
     connection = connections[db.write_alias()]
     returning = _returning_supported(connection)
-    qn = connection.ops.quote_name
+    table = connection.ops.quote_name(SessionRow._meta.db_table)
+    handle_, hash_, active, expiry = (
+        _column(connection, name)
+        for name in ("handle", "refresh_token_hash_2", "last_active_at", "expires_at")
+    )
     moment = _field("expires_at")
 
     def at(value: datetime) -> Any:
@@ -140,15 +148,12 @@ def _promote(
 
     # Only quoted identifiers of our own model are interpolated; every value is a parameter.
     sql = (
-        f"UPDATE {qn(SessionRow._meta.db_table)}"  # noqa: S608
-        f" SET {qn('refresh_token_hash_2')} = %s, {qn('last_active_at')} = %s,"
-        f" {qn('expires_at')} = CASE WHEN {qn('expires_at')} <= %s THEN %s"
-        f" ELSE {qn('expires_at')} END"
-        f" WHERE {qn('handle')} = %s AND {qn('refresh_token_hash_2')} = %s"
-        f" AND {qn('expires_at')} > %s"
+        f"UPDATE {table} SET {hash_} = %s, {active} = %s,"  # noqa: S608
+        f" {expiry} = CASE WHEN {expiry} <= %s THEN %s ELSE {expiry} END"
+        f" WHERE {handle_} = %s AND {hash_} = %s AND {expiry} > %s"
     )
     if returning:
-        sql += f" RETURNING {qn('subject')}, {qn('jwt_payload')}"
+        sql += f" RETURNING {_column(connection, 'subject')}, {_column(connection, 'jwt_payload')}"
     params = [
         child_hash2,
         at(now),
@@ -179,11 +184,11 @@ def read(handle: str) -> Found | None:
     a plain read there could answer from the transaction's snapshot, older than the row.
     """
     connection = connections[db.write_alias()]
-    qn = connection.ops.quote_name
     columns = ("refresh_token_hash_2", "subject", "jwt_payload", "expires_at")
     sql = (
-        f"SELECT {', '.join(qn(c) for c in columns)}"  # noqa: S608
-        f" FROM {qn(SessionRow._meta.db_table)} WHERE {qn('handle')} = %s"
+        f"SELECT {', '.join(_column(connection, c) for c in columns)}"  # noqa: S608
+        f" FROM {connection.ops.quote_name(SessionRow._meta.db_table)}"
+        f" WHERE {_column(connection, 'handle')} = %s"
     )
     if connection.in_atomic_block and connection.features.has_select_for_update:
         sql += " " + connection.ops.for_update_sql()
