@@ -1424,19 +1424,20 @@ def report(
         w("")
         w(
             "Each connection refreshes its own session. `refresh`: in a chain (every refresh "
-            "presents the token the previous one returned, so every refresh promotes a child: one "
-            "conditional `UPDATE`, one commit). `refresh, current token`: always the same token, "
-            "a refreshed child whose access token was used, which is what the browser SDK presents "
-            "at its next refresh (the promotion's `UPDATE` matches nothing, a read finds the token "
-            "current: nothing is written). `create` loads the user by primary key and creates a "
-            "session (`user_logged_in` updates `last_login`, then the session's `INSERT`: two "
-            "commits). × bare: the bare view at the same concurrency with the same client. A "
-            "commit waits for PostgreSQL to flush its WAL to disk; the rows with "
-            "`synchronous_commit=off` are a diagnostic of how much of the time that flush is (not "
-            "a setting to run with: a crash would lose the last promotions, and their sessions' "
-            "next refresh would look like theft). The last two rows are diagnostics of `create`: "
-            "the session alone for a user id (no user row read, no `last_login`), and Django's "
-            "part alone (load the user, `user_logged_in`), without a session."
+            "presents the token the previous one returned, so every refresh after the first "
+            "promotes a child: one conditional `UPDATE`, one commit). `refresh, current token`: "
+            "always the same token, a refreshed child whose access token was used, which is what "
+            "the browser SDK presents at its next refresh (the promotion's `UPDATE` matches "
+            "nothing, a read finds the token current: nothing is written). `create` loads the "
+            "user by primary key and creates a session (`user_logged_in` updates `last_login`, "
+            "then the session's `INSERT`: two commits). × bare: the bare view at the same "
+            "concurrency with the same client. A commit waits for PostgreSQL to flush its WAL to "
+            "disk; the rows with `synchronous_commit=off` are a diagnostic of how much of the "
+            "time that flush is (not a setting to run with: a crash would lose the last "
+            "promotions, and their sessions' next refresh would look like theft). The last two "
+            "rows are diagnostics of `create`: the session alone for a user id (no user row read,"
+            " no `last_login`), and Django's part alone (load the user, `user_logged_in`), "
+            "without a session."
         )
         w("")
         w(
