@@ -288,18 +288,9 @@ def refresh_session(
     )
 
 
-@dataclass(frozen=True)
-class _Rotated:
-    """What a refresh needs from the session row."""
-
-    subject: str
-    user_id: Any
-    jwt_payload: dict[str, Any]
-
-
 def _rotate(
     handle: str, hash2: str, parent_hash1: str | None, now: datetime
-) -> tuple[str, _Rotated | None]:
+) -> tuple[str, promotion.Claims | None]:
     """Classify a refresh token (steps 1–4 of the module docstring), cheapest first.
 
     1. A child whose parent is stored: promoted by one conditional UPDATE (``promotion.py``).
@@ -311,48 +302,33 @@ def _rotate(
        fresh (REPEATABLE READ answers from an older snapshot).
     """
     if parent_hash1:
-        promoted = promotion.promote(
-            handle,
-            parent_hash2=sha256_hex(parent_hash1),
-            child_hash2=hash2,
-            now=now,
-            lifetime=st_settings.refresh_token_lifetime,
-            step=EXPIRY_SLIDE_STEP,
-        )
+        promoted = _promote(handle, sha256_hex(parent_hash1), hash2, now)
         if promoted is not None:
-            return "promoted", _Rotated(promoted.subject, None, promoted.jwt_payload)
+            return "promoted", promoted
     if not connections[db.write_alias()].in_atomic_block:
         found = db.run(lambda: promotion.read(handle), atomic=False)
         if found is None or found.expires_at <= now:
             return "gone", None
         if hmac.compare_digest(found.refresh_token_hash_2, hash2):
-            return "current", _Rotated(found.subject, None, found.jwt_payload)
+            return "current", found
     return db.run(lambda: _rotate_locked(handle, hash2, parent_hash1, now))
 
 
 def _rotate_locked(
     handle: str, hash2: str, parent_hash1: str | None, now: datetime
-) -> tuple[str, _Rotated | None]:
-    """Steps 1–4 under the row lock (inside ``db.run``'s transaction)."""
-    row = (
-        SessionRow.objects.select_for_update()
-        .filter(handle=handle)
-        .values_list("refresh_token_hash_2", "subject", "user_id", "jwt_payload", "expires_at")
-        .first()
-    )
-    if row is None or row[4] <= now:
+) -> tuple[str, promotion.Claims | None]:
+    """Steps 1–4 under the row lock (inside ``db.run``'s transaction, where
+    ``promotion.read`` locks the row)."""
+    found = promotion.read(handle)
+    if found is None or found.expires_at <= now:
         return "gone", None
-    stored, subject, user_id, payload, expires_at = row
-    found = _Rotated(subject, user_id, dict(payload or {}))
+    stored = found.refresh_token_hash_2
     if hmac.compare_digest(stored, hash2):
         return "current", found
     if parent_hash1 and hmac.compare_digest(stored, sha256_hex(parent_hash1)):
-        # Conditional on the hash we just read: belt and braces under the row lock.
-        SessionRow.objects.filter(handle=handle, refresh_token_hash_2=stored).update(
-            **_promotion(hash2, expires_at, now)
-        )
-        return "promoted", found
-    _delete_and_blacklist([(handle, subject, user_id)], RevocationReason.THEFT, "", now)
+        # The same conditional UPDATE as step 1: belt and braces under the row lock.
+        return "promoted", _promote(handle, stored, hash2, now)
+    _delete_and_blacklist([(handle, found.subject, found.user_id)], RevocationReason.THEFT, "", now)
     return "theft", found
 
 
@@ -464,27 +440,22 @@ def _payload_differs(stored: dict[str, Any], access: AccessToken) -> bool:
 
 
 #: A promotion slides the session's expiry only once it would move by at least this share of
-#: ``REFRESH_TOKEN_LIFETIME`` (see :func:`_promotion`).
+#: ``REFRESH_TOKEN_LIFETIME``: a day of the default 100 days (``promotion.expiry_slide`` says why).
 EXPIRY_SLIDE_STEP = 0.01
 
 
-def _promotion(child_hash2: str, stored_expiry: datetime, now: datetime) -> dict[str, Any]:
-    """The columns a promotion writes: the child's hash, the activity time, and the expiry
-    ``REFRESH_TOKEN_LIFETIME`` from now, but the expiry only in steps of
-    :data:`EXPIRY_SLIDE_STEP` of the lifetime (a day of the default 100 days).
-
-    ``expires_at`` is indexed (clean-up, the active-session lookups), so an UPDATE that changes
-    it writes a new entry into every index of the row; one that leaves it is a HOT update on
-    PostgreSQL, which touches no index. A session's row thus expires at most one step earlier
-    than a lifetime after its last refresh. (``promotion.py`` writes the same in SQL.)
-    """
-    slide_from, new_expiry = promotion.expiry_slide(
-        now, st_settings.refresh_token_lifetime, EXPIRY_SLIDE_STEP
+def _promote(
+    handle: str, parent_hash2: str, child_hash2: str, now: datetime
+) -> promotion.Claims | None:
+    """``promotion.promote`` with this deployment's lifetime and slide step."""
+    return promotion.promote(
+        handle,
+        parent_hash2=parent_hash2,
+        child_hash2=child_hash2,
+        now=now,
+        lifetime=st_settings.refresh_token_lifetime,
+        step=EXPIRY_SLIDE_STEP,
     )
-    fields: dict[str, Any] = {"refresh_token_hash_2": child_hash2, "last_active_at": now}
-    if stored_expiry <= slide_from:
-        fields["expires_at"] = new_expiry
-    return fields
 
 
 def _promote_from_access_token(session: Session, access: AccessToken, now: datetime) -> None:
@@ -498,14 +469,7 @@ def _promote_from_access_token(session: Session, access: AccessToken, now: datet
     """
     parent_hash2 = sha256_hex(access.parent_refresh_token_hash1 or "")
     child_hash2 = sha256_hex(access.refresh_token_hash1)
-    promoted = promotion.promote(
-        access.handle,
-        parent_hash2=parent_hash2,
-        child_hash2=child_hash2,
-        now=now,
-        lifetime=st_settings.refresh_token_lifetime,
-        step=EXPIRY_SLIDE_STEP,
-    )
+    promoted = _promote(access.handle, parent_hash2, child_hash2, now)
     if promoted is not None:
         session.reissue(custom_payload=promoted.jwt_payload, now=now)
         return

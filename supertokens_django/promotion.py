@@ -53,27 +53,32 @@ from .models import Session as SessionRow
 
 
 @dataclass(frozen=True)
-class Promoted:
-    """The columns of a promoted row that the new tokens need."""
+class Claims:
+    """The columns of a session row that new tokens need."""
 
     subject: str
     jwt_payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Found:
-    """What :func:`read` returns: the columns a refresh decides with."""
+class Found(Claims):
+    """What :func:`read` returns: the claims, and the columns a refresh decides with."""
 
     refresh_token_hash_2: str
-    subject: str
-    jwt_payload: dict[str, Any]
+    user_id: Any
     expires_at: datetime
 
 
 def expiry_slide(now: datetime, lifetime: timedelta, step: float) -> tuple[datetime, datetime]:
     """``(slide_from, new_expiry)``: a row whose expiry is at or before ``slide_from`` gets
-    ``new_expiry``; the expiry moves only in steps of ``step`` of the lifetime (see
-    ``engine._promotion`` for why)."""
+    ``new_expiry``, ``lifetime`` from now; the expiry moves only in steps of ``step`` of the
+    lifetime.
+
+    ``expires_at`` is indexed (clean-up, the active-session lookups), so an UPDATE that changes
+    it writes a new entry into every index of the row; one that leaves it is a HOT update on
+    PostgreSQL, which touches no index. A session's row thus expires at most one step earlier
+    than a lifetime after its last refresh.
+    """
     new_expiry = now + lifetime
     return new_expiry - lifetime * step, new_expiry
 
@@ -113,7 +118,7 @@ def promote(
     now: datetime,
     lifetime: timedelta,
     step: float,
-) -> Promoted | None:
+) -> Claims | None:
     """Replace ``parent_hash2`` by ``child_hash2`` on the live row ``handle``, in one statement.
 
     ``None`` when the row did not hold ``parent_hash2`` (or is gone or expired): the caller then
@@ -133,7 +138,7 @@ def _promote(
     now: datetime,
     slide_from: datetime,
     new_expiry: datetime,
-) -> Promoted | None:
+) -> Claims | None:
     connection = connections[db.write_alias()]
     returning = _returning_supported(connection)
     table = connection.ops.quote_name(SessionRow._meta.db_table)
@@ -170,21 +175,21 @@ def _promote(
             if row is None:
                 return None
             payload = _load("jwt_payload", row[1], connection)
-            return Promoted(subject=row[0], jwt_payload=dict(payload or {}))
+            return Claims(subject=row[0], jwt_payload=dict(payload or {}))
         if cursor.rowcount != 1:
             return None
     found = read(handle)
-    return Promoted(found.subject, found.jwt_payload) if found is not None else None
+    return Claims(found.subject, found.jwt_payload) if found is not None else None
 
 
 def read(handle: str) -> Found | None:
-    """The row ``handle``'s hash, subject, payload and expiry (expired or not), by primary key.
+    """The row ``handle``'s claims, hash, user and expiry (expired or not), by primary key.
 
     Inside a transaction a locking read (``SELECT … FOR UPDATE`` where the database has it):
     a plain read there could answer from the transaction's snapshot, older than the row.
     """
     connection = connections[db.write_alias()]
-    columns = ("refresh_token_hash_2", "subject", "jwt_payload", "expires_at")
+    columns = ("subject", "jwt_payload", "refresh_token_hash_2", "user", "expires_at")
     sql = (
         f"SELECT {', '.join(_column(connection, c) for c in columns)}"  # noqa: S608
         f" FROM {connection.ops.quote_name(SessionRow._meta.db_table)}"
@@ -198,4 +203,5 @@ def read(handle: str) -> Found | None:
     if row is None:
         return None
     values = [_load(name, value, connection) for name, value in zip(columns, row, strict=True)]
-    return Found(values[0], values[1], dict(values[2] or {}), values[3])
+    subject, payload, stored, user_id, expires_at = values
+    return Found(subject, dict(payload or {}), stored, user_id, expires_at)
