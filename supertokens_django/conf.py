@@ -63,15 +63,17 @@ BlacklistMode = Literal["immediate", "bounded"]
 
 _UNREAD = object()  # not in Django's cache of settings (yet)
 _ABSENT = object()  # the project sets no SUPERTOKENS
-# LazySettings caches each setting it has read in its instance __dict__, and empties it on every
-# change; the dict object itself lives as long as the settings object.
-_lazy_settings_cache: dict[str, Any] = object.__getattribute__(settings, "__dict__")
+#: The Django settings ``LazySettings`` has read so far: it caches each one in its instance
+#: ``__dict__``, and empties it on every change; the dict object itself lives as long as the
+#: settings object. A hot path may look a setting up here, falling back to ``settings`` (which
+#: fills it) when it is absent.
+settings_cache: dict[str, Any] = object.__getattribute__(settings, "__dict__")
 
 
 def django_setting(name: str) -> Any:
     """A Django setting from ``LazySettings``' own cache, without its ``__getattribute__``
     (a hot-path read); ``getattr(settings, name)`` the first time, which fills that cache."""
-    value = _lazy_settings_cache.get(name, _UNREAD)
+    value = settings_cache.get(name, _UNREAD)
     return getattr(settings, name) if value is _UNREAD else value
 
 
@@ -228,7 +230,7 @@ class SuperTokensSettings(_SettingsBase):
         snapshot = self._snapshot
         if snapshot is not None:
             # Django's cache of settings already read: no LazySettings.__getattribute__.
-            cached = _lazy_settings_cache.get("SUPERTOKENS", _UNREAD)
+            cached = settings_cache.get("SUPERTOKENS", _UNREAD)
             if cached is snapshot[0] or (cached is _UNREAD and snapshot[0] is _ABSENT):
                 return snapshot[1]
         source = getattr(settings, "SUPERTOKENS", _ABSENT)  # fills Django's cache when set

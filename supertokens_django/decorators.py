@@ -9,18 +9,18 @@ from typing import Any, TypeVar, overload
 from asgiref.sync import iscoroutinefunction
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, empty
 
 from . import transport
 from .exceptions import SuperTokensError
-from .requests import aget_session, get_session, require_middleware
+from .requests import aget_session, require_middleware, verify_request
 from .session import Session
 
 V = TypeVar("V", bound=Callable[..., Any])
 
 
-def _require_middleware(request: HttpRequest) -> None:
-    require_middleware(request, "The verify_session decorator")
+def _require_middleware(request: HttpRequest) -> transport.RequestState:
+    return require_middleware(request, "The verify_session decorator")
 
 
 def _bind_user(request: HttpRequest, session: Session | None) -> None:
@@ -28,12 +28,24 @@ def _bind_user(request: HttpRequest, session: Session | None) -> None:
         return
     AnonymousUser = _anonymous_user()  # noqa: N806
 
-    request.user = SimpleLazyObject(lambda: session.get_user() or AnonymousUser())  # type: ignore[assignment]
+    request.user = _LazyUser(lambda: session.get_user() or AnonymousUser())  # type: ignore[assignment]
 
     async def auser() -> Any:
         return await session.aget_user() or AnonymousUser()
 
     request.auser = auser
+
+
+class _LazyUser(SimpleLazyObject):
+    """``request.user`` under the decorator: the session's user, loaded on first use."""
+
+    def __init__(self, func: Callable[[], Any]) -> None:
+        # What SimpleLazyObject.__init__ does, without its detour through LazyObject's
+        # ``__getattribute__`` and ``__setattr__`` (four Python calls, on every request of a
+        # decorated view). Copies are plain SimpleLazyObjects of the same function.
+        attributes = object.__getattribute__(self, "__dict__")
+        attributes["_setupfunc"] = func
+        attributes["_wrapped"] = empty
 
 
 @functools.cache
@@ -117,13 +129,10 @@ def verify_session(
                 request = args[0] if args and type(args[0]) is WSGIRequest else _request_of(args)
                 state = transport.state_of(request)
                 if state is None or not state.managed:
-                    _require_middleware(request)
+                    state = _require_middleware(request)
                 try:
-                    session = get_session(
-                        request,
-                        session_required=session_required,
-                        anti_csrf_check=anti_csrf_check,
-                        check_database=check_database,
+                    session = verify_request(
+                        request, state, session_required, anti_csrf_check, check_database
                     )
                 except SuperTokensError as exc:
                     return transport.error_response(request, exc)

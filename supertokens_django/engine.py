@@ -35,7 +35,7 @@ from django.db import models as dj_models
 from django.utils import timezone
 
 from . import blacklist, db, fastpath, promotion
-from .conf import django_setting, st_settings
+from .conf import settings_cache, st_settings
 from .exceptions import TokenTheftDetected, TryRefreshToken, Unauthorised
 from .keys import keyring, server_secrets
 from .models import RevocationReason, RevokedSession
@@ -72,9 +72,9 @@ def _now() -> datetime:
     ``LazySettings`` (half a microsecond): once Django has that setting cached (it has after
     the first request), it is read from the cache directly.
     """
-    if django_setting("USE_TZ") is True:
+    if settings_cache.get("USE_TZ") is True:
         return datetime.now(dt_timezone.utc)
-    return timezone.now()
+    return timezone.now()  # (which reads the setting, and so fills the cache)
 
 
 @dataclass(frozen=True)
@@ -335,29 +335,6 @@ def _rotate_locked(
 # --------------------------------------------------------------------------- verify
 
 
-class _LazyIssuerSession(Session):
-    """A :class:`Session` whose issuer is computed the first time something mints a token.
-
-    Part of :func:`verify_access_token`: a verified request mints nothing in the steady state,
-    and the issuer of an HTTP request costs a ``get_host()`` (several µs), so the HTTP layer
-    passes a callable. Assigning ``issuer`` replaces the callable, as on a plain ``Session``.
-    """
-
-    _issuer_factory: Callable[[], str] | None = None
-    _issuer_value: str = ""
-
-    @property
-    def issuer(self) -> str:
-        factory = self._issuer_factory
-        if factory is not None:
-            self._issuer_value, self._issuer_factory = factory(), None
-        return self._issuer_value
-
-    @issuer.setter
-    def issuer(self, value: str) -> None:
-        self._issuer_value, self._issuer_factory = value, None
-
-
 def verify_access_token(
     token: str,
     *,
@@ -379,11 +356,11 @@ def verify_access_token(
     now = _now()
     config = st_settings.current()
     # Through the per-process cache of tokens already verified in full (fastpath.py).
-    access = fastpath.verify_cached(
+    access = fastpath.verified_tokens.verify(
         token,
         algorithm=config.signing_algorithm,
         resolve_key=lambda kid: keyring.resolve(kid, now),
-        key_trusted=lambda kid: keyring.is_trusted(kid, now),
+        key_trusted=lambda kid: keyring.is_trusted(kid, now, config),
         now=now,
         leeway=config.leeway,
         size=config.verified_token_cache_size,
@@ -395,13 +372,7 @@ def verify_access_token(
             and hmac.compare_digest(access.anti_csrf_token.encode(), anti_csrf_token.encode())
         ):
             raise TryRefreshToken("anti-csrf check failed")
-    session: Session
-    if isinstance(issuer, str):
-        session = Session(access, issuer=issuer)
-    else:
-        lazy = _LazyIssuerSession(access, issuer="")
-        lazy._issuer_factory = default_issuer if issuer is None else issuer
-        session = lazy
+    session = Session(access, issuer=default_issuer if issuer is None else issuer)
     if access.parent_refresh_token_hash1 is not None:
         _promote_from_access_token(session, access, now)
     elif check_database:

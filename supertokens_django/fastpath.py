@@ -11,11 +11,13 @@ trust check.
 Why a hit is exactly as strong as a full verification, step by step:
 
 1. **Only full verifications fill the cache.** The single place that inserts an entry is
-   :func:`verify_cached`, right after its own call to ``decode_access_token`` returned normally
-   for that very ``token`` string. Nothing else (a caller's callable, a parsed header, a
-   failure) can create or change an entry, and an entry's claims are a private deep copy that
-   is never handed out (each hit returns a fresh copy, so a caller mutating the payload it got
-   cannot change what the next request sees).
+   :meth:`VerifiedTokenCache.verify`, right after its own call to ``decode_access_token``
+   returned normally for that very ``token`` string. Nothing else (a caller's callable, a
+   parsed header, a failure) can create or change an entry. An entry's claims are a private
+   deep copy. When every claim is a scalar, the entry's token is immutable all the way down (a
+   frozen dataclass of strings and datetimes, its payload a read-only view), and every hit
+   hands out that same token; otherwise each hit gets a deep copy of the claims. Either way a
+   caller cannot change what the next request sees.
 2. **The key is the exact token string, plus the configured algorithm.** A dictionary lookup
    compares the whole string for equality after the hash matches, so a token that differs in a
    single byte (a forged signature, an edited claim, another header) is a miss and goes to the
@@ -51,8 +53,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -77,25 +79,21 @@ class CacheInfo(NamedTuple):
 class _Entry:
     """What a full verification established about one token string."""
 
-    access: AccessToken  # its ``payload`` is private to the cache: see ``fresh()``
+    access: AccessToken  # its nested claims, if any, are private to the cache: see ``fresh()``
     kid: str
     exp: int
     not_before: int  # max(iat, nbf): the token is refused while ``now + leeway`` is before it
-    flat: bool  # every claim is a scalar, so a shallow copy of the payload is a deep one
+    flat: bool  # every claim is a scalar: ``access`` is immutable, and can be shared
 
     def fresh(self) -> AccessToken:
-        """A copy the caller may do anything with."""
-        a = self.access
-        payload = dict(a.payload) if self.flat else _copy_json(a.payload)
-        # Field for field, without the frozen dataclass's __init__ (nine object.__setattr__
-        # calls, the largest single cost of a hit): same class, same values, its own payload.
-        copy: AccessToken = object.__new__(AccessToken)
-        copy.__dict__.update(a.__dict__, payload=payload)
-        return copy
+        """The token, for a caller who may do anything with what it gets."""
+        if self.flat:
+            return self.access
+        return replace(self.access, payload=_copy_json(self.access.payload))
 
 
 def _copy_json(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {k: _copy_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_copy_json(v) for v in value]
@@ -189,14 +187,18 @@ class VerifiedTokenCache:
         leeway: timedelta,
         resolve_key: Callable[[str], Any | None],
         key_trusted: Callable[[str], bool] | None = None,
+        size: int | None = None,
     ) -> AccessToken:
         """:func:`tokens.decode_access_token`, answered from the cache when the token was
         verified in full before and still would be (see the module docstring).
 
         ``key_trusted(kid)``, when given, is the cheaper form of ``resolve_key(kid) is not None``
         that a hit asks; a function that says no more often than ``resolve_key`` only costs
-        full verifications, one that says yes more often would break the argument.
+        full verifications, one that says yes more often would break the argument. ``size``,
+        when given, is the configured size: the cache resizes to it first.
         """
+        if size is not None and size != self._maxsize:
+            self.resize(size)
         if self._maxsize == 0:
             return decode_access_token(
                 token, algorithm=algorithm, resolve_key=resolve_key, now=now, leeway=leeway
@@ -274,10 +276,6 @@ def verify_cached(
     token string skip pyjwt while the token and its key stay valid. ``size``: the configured
     cache size, for a caller that has the settings at hand (:func:`configured_size` if not).
     """
-    if size is None:
-        size = configured_size()
-    if size != verified_tokens.maxsize:
-        verified_tokens.resize(size)
     return verified_tokens.verify(
         token,
         now=now,
@@ -285,4 +283,5 @@ def verify_cached(
         leeway=leeway,
         resolve_key=resolve_key,
         key_trusted=key_trusted,
+        size=configured_size() if size is None else size,
     )

@@ -40,7 +40,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, transaction
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from .conf import st_settings
+from .conf import Resolved, st_settings
 from .exceptions import ServiceUnavailable
 from .tokens import SigningMaterial
 
@@ -441,8 +441,21 @@ class KeyRing:
         found = self._find(kid, now)
         return verification_key(found.private) if found is not None else None
 
-    def is_trusted(self, kid: str, now: datetime) -> bool:
-        """Whether ``kid`` still verifies at ``now`` (the verified-token cache asks on each hit)."""
+    def is_trusted(self, kid: str, now: datetime, config: Resolved | None = None) -> bool:
+        """Whether ``kid`` still verifies at ``now`` (the verified-token cache asks on each hit):
+        ``_find(kid, now) is not None``, with ``_find``'s common case inline (a dynamic key that
+        is loaded already). ``config``: the settings snapshot, for a caller that has it."""
+        if config is None:
+            config = st_settings.current()
+        state = self._state
+        if (
+            not config.static_signing_key
+            and state is not None
+            and state.algorithm == config.signing_algorithm
+        ):
+            key = state.by_kid.get(kid)
+            if key is not None:
+                return key.verifies_until > now
         return self._find(kid, now) is not None
 
     def _find(self, kid: str, now: datetime) -> _Loaded | None:

@@ -102,7 +102,19 @@ def get_session(
     Raises :class:`TryRefreshToken` (expired, forged, anti-CSRF failed, legacy cookie) or
     :class:`Unauthorised` (missing when required; revoked).
     """
-    state = transport.ensure_state(request)
+    return verify_request(
+        request, transport.ensure_state(request), session_required, anti_csrf_check, check_database
+    )
+
+
+def verify_request(
+    request: HttpRequest,
+    state: transport.RequestState,
+    session_required: bool,
+    anti_csrf_check: bool | None,
+    check_database: bool,
+) -> Session | None:
+    """:func:`get_session` for a caller that holds the request's state (the decorator)."""
     if state.issued is not None:
         # Created or refreshed on this request: that session is the request's session now, and
         # the tokens the request arrived with are superseded.
@@ -116,14 +128,15 @@ def get_session(
             or not transport.anti_csrf_required(request, state.mode, anti_csrf_check)
         ):
             return state.session
-    if transport.has_legacy_cookie(request):
+    cookies = transport.request_cookies(request)
+    if transport.LEGACY_COOKIE in cookies:
         raise TryRefreshToken("legacy sIdRefreshToken cookie present")
-    found = transport.read_access_token(request)
+    found = transport.read_access_token(request, cookies)
     if found is None:
         if session_required:
             raise Unauthorised("no access token", clear_tokens=False)
         state.verified, state.session = True, None
-        _bind(request, None)
+        request.supertokens = None  # type: ignore[attr-defined]
         return None
     token, mode = found
     check_csrf = transport.anti_csrf_required(request, mode, anti_csrf_check)
@@ -144,7 +157,7 @@ def get_session(
     )
     state.session, state.verified, state.mode = session, True, mode
     state.csrf_checked = check_csrf
-    _bind(request, session)
+    request.supertokens = session  # type: ignore[attr-defined]
     return session
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -47,14 +48,34 @@ class Session:
     written to the response by the transport.
     """
 
-    def __init__(self, access_token: AccessToken, *, issuer: str, user: Any = _UNRESOLVED) -> None:
+    def __init__(
+        self,
+        access_token: AccessToken,
+        *,
+        issuer: str | Callable[[], str],
+        user: Any = _UNRESOLVED,
+    ) -> None:
         self.access_token = access_token
-        self.issuer = issuer
+        #: The issuer of tokens this session mints, or the callable that computes it on first
+        #: use: a verified request mints nothing in the steady state, and the issuer of an HTTP
+        #: request costs a ``get_host()`` (several µs).
+        self._issuer = issuer
         #: A new access token the response must carry, if any.
         self.new_access_token: AccessToken | None = None
         #: True once ``revoke_session()`` ran: the response clears the client's tokens.
         self.revoked = False
         self._user = user
+
+    @property
+    def issuer(self) -> str:
+        issuer = self._issuer
+        if not isinstance(issuer, str):
+            self._issuer = issuer = issuer()
+        return issuer
+
+    @issuer.setter
+    def issuer(self, value: str) -> None:
+        self._issuer = value
 
     def __repr__(self) -> str:
         return f"<Session {self.get_handle()} of user {self.get_user_id()!r}>"

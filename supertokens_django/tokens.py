@@ -25,6 +25,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 
 import jwt
@@ -96,8 +97,14 @@ class AccessToken:
     anti_csrf_token: str | None
     issued_at: datetime
     expires_at: datetime
-    #: Every claim, as the SDK sees it in the front-token's ``up``.
+    #: Every claim, as the SDK sees it in the front-token's ``up``: a read-only view of a copy
+    #: of the mapping it was built with (its nested values are the caller's own).
     payload: Mapping[str, Any] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        # A token's claims never change after it was signed or verified: the verified-token
+        # cache hands a token with scalar claims to every request that presents it (fastpath.py).
+        object.__setattr__(self, "payload", MappingProxyType(dict(self.payload)))
 
     @property
     def custom_payload(self) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def ensure_state(request: HttpRequest, *, managed: bool = False) -> RequestState
 # --------------------------------------------------------------------------- reading
 
 
-def _cookies(request: HttpRequest) -> dict[str, str]:
+def request_cookies(request: HttpRequest) -> dict[str, str]:
     """``request.COOKIES``, robust to split ``Cookie`` headers joined with ``","``.
 
     HTTP/2 browsers send one ``Cookie`` header per cookie; Django's ``ASGIRequest`` (before
@@ -180,15 +180,18 @@ def _is_our_refresh_token(value: str) -> bool:
     return True
 
 
-def read_access_token(request: HttpRequest) -> tuple[str, Mode] | None:
+def read_access_token(
+    request: HttpRequest, cookies: dict[str, str] | None = None
+) -> tuple[str, Mode] | None:
     """A Bearer value that has the structure of one of our access tokens wins over the cookie;
     other Bearer values are ignored so that other authentication schemes can coexist
-    (PROTOCOL.md §2). A cookie is always ours: a damaged one gets "try refresh token"."""
+    (PROTOCOL.md §2). A cookie is always ours: a damaged one gets "try refresh token".
+    ``cookies``: :func:`request_cookies`, for a caller that has them already."""
     bearer = _bearer(request)
     # A token this process verified in full has our structure: skip parsing it again.
     if bearer and (fastpath.is_known(bearer) or looks_like_access_token(bearer)):
         return bearer, "header"
-    cookie = _cookies(request).get(ACCESS_COOKIE)
+    cookie = (request_cookies(request) if cookies is None else cookies).get(ACCESS_COOKIE)
     if cookie:
         return cookie, "cookie"
     return None
@@ -199,7 +202,7 @@ def read_refresh_token(request: HttpRequest) -> tuple[str, Mode] | None:
     ours (its MAC verifies: no database); a foreign one loses to a refresh cookie, so that an
     unrelated ``Authorization`` header cannot sign a cookie session out."""
     bearer = _bearer(request)
-    cookie = _cookies(request).get(REFRESH_COOKIE)
+    cookie = request_cookies(request).get(REFRESH_COOKIE)
     if bearer and _REFRESH_SHAPE.match(bearer) and (not cookie or _is_our_refresh_token(bearer)):
         return bearer, "header"
     if cookie:
@@ -208,13 +211,13 @@ def read_refresh_token(request: HttpRequest) -> tuple[str, Mode] | None:
 
 
 def has_legacy_cookie(request: HttpRequest) -> bool:
-    return LEGACY_COOKIE in _cookies(request)
+    return LEGACY_COOKIE in request_cookies(request)
 
 
 def has_tokens_in(request: HttpRequest, mode: Mode) -> bool:
     """Whether the request carries tokens of ours in ``mode`` (which a new session clears)."""
     if mode == "cookie":
-        cookies = _cookies(request)
+        cookies = request_cookies(request)
         return ACCESS_COOKIE in cookies or REFRESH_COOKIE in cookies
     bearer = _bearer(request)
     return bearer is not None and (looks_like_access_token(bearer) or _is_our_refresh_token(bearer))

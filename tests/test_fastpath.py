@@ -8,6 +8,7 @@ cache is read from the cache's own counters (``info()``), never from timings.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -153,12 +154,29 @@ def test_each_hit_returns_a_copy_nobody_can_poison(cache: VerifiedTokenCache, ke
     hit = verify(cache, token, keys)
     hit.payload["roles"].append("admin")
     hit.payload["org"]["id"] = 8
-    hit.payload["sub"] = "someone-else"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        hit.payload["sub"] = "someone-else"  # type: ignore[index]
     again = verify(cache, token, keys)
     assert hits(cache) == 2
     assert again.payload["roles"] == ["reader"]
     assert again.payload["org"] == {"id": 7}
     assert again.payload["sub"] == "user-1"
+    assert again == full(token, keys)
+
+
+def test_a_token_with_scalar_claims_is_shared_and_immutable(
+    cache: VerifiedTokenCache, keys: Keys
+) -> None:
+    token = mint(keys.add("k1"), custom={"role": "reader"})
+    verify(cache, token, keys)
+    hit, again = verify(cache, token, keys), verify(cache, token, keys)
+    assert hits(cache) == 2
+    assert hit is again
+    with pytest.raises(TypeError):
+        hit.payload["role"] = "admin"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hit.user_id = "someone-else"  # type: ignore[misc]
+    assert verify(cache, token, keys).payload["role"] == "reader"
     assert again == full(token, keys)
 
 
