@@ -291,6 +291,27 @@ def test_finalize_without_state_or_twice_changes_nothing() -> None:
     transport.finalize(request, response)
     transport.finalize(request, response)
     assert response["Vary"] == "Cookie"
+    assert response.has_header("vary")
+    assert ("Vary", "Cookie") in response.items()
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (None, "Cookie"),
+        ("Accept-Encoding", "Accept-Encoding, Cookie"),
+        ("cookie", "cookie"),
+        ("*", "*"),
+    ],
+)
+def test_vary_cookie_joins_what_the_response_varies_on(before: str | None, after: str) -> None:
+    request, response = rf.get("/"), HttpResponse()
+    if before is not None:
+        response["Vary"] = before
+    transport.ensure_state(request).verified = True
+    transport.finalize(request, response)
+    assert response["Vary"] == after
+    assert [name for name, _ in response.items()].count("Vary") == 1
 
 
 @pytest.mark.django_db
