@@ -70,13 +70,6 @@ _ABSENT = object()  # the project sets no SUPERTOKENS
 settings_cache: dict[str, Any] = object.__getattribute__(settings, "__dict__")
 
 
-def django_setting(name: str) -> Any:
-    """A Django setting from ``LazySettings``' own cache, without its ``__getattribute__``
-    (a hot-path read); ``getattr(settings, name)`` the first time, which fills that cache."""
-    value = settings_cache.get(name, _UNREAD)
-    return getattr(settings, name) if value is _UNREAD else value
-
-
 class Resolved:
     """One snapshot of the settings, typed. Each value is computed on its first read and is a
     plain instance attribute after that (``cached_property``): the hot path reads a handful per

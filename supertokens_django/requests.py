@@ -42,10 +42,6 @@ def require_middleware(request: HttpRequest, what: str) -> transport.RequestStat
     return state
 
 
-def _bind(request: HttpRequest, session: Session | None) -> None:
-    request.supertokens = session  # type: ignore[attr-defined]
-
-
 def _hold_until_commit(state: transport.RequestState) -> None:
     """Remember that the new tokens come from inside a caller's transaction (ATOMIC_REQUESTS).
 
@@ -85,7 +81,7 @@ def create_new_session(
     other: transport.Mode = "header" if mode == "cookie" else "cookie"
     state.issued, state.session, state.verified, state.mode = tokens, tokens.session, True, mode
     state.clear_other = other if transport.has_tokens_in(request, other) else None
-    _bind(request, tokens.session)
+    request.supertokens = tokens.session  # type: ignore[attr-defined]
     _hold_until_commit(state)
     return tokens.session
 
@@ -193,7 +189,7 @@ def refresh_session(request: HttpRequest) -> Session:
     state.issued, state.session, state.verified, state.mode = tokens, tokens.session, True, mode
     state.clear_other = other if transport.has_tokens_in(request, other) else None
     _hold_until_commit(state)
-    _bind(request, tokens.session)
+    request.supertokens = tokens.session  # type: ignore[attr-defined]
     return tokens.session
 
 

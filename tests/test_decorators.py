@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, JsonResponse
 from django.test import AsyncClient, Client, RequestFactory
 
-from supertokens_django import engine, get_session, update_jwt_payload, verify_session
+from supertokens_django import engine, get_session, transport, update_jwt_payload, verify_session
 from supertokens_django.models import Session as SessionRow
 from tests import http_urls
 from tests.http_helpers import (
@@ -275,6 +275,34 @@ def test_request_user_is_the_sessions_user(client: Client, user: User, mode: Mod
     assert json_body(agent.get("/needs-django-login")) == {"username": user.username}
 
 
+def test_request_user_is_loaded_on_first_use_and_copies_like_djangos(
+    user: User, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    import copy
+
+    from django.utils.functional import SimpleLazyObject
+
+    tokens = engine.create_session(user)
+    request = RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {tokens.access_token.token}")
+    request.user = None  # what AuthenticationMiddleware would have set
+    transport.ensure_state(request, managed=True)
+    seen: list[Any] = []
+    view = verify_session(lambda request: seen.append(request.user) or JsonResponse({}))
+
+    with django_assert_num_queries(0):
+        assert view(request).status_code == 200
+    (lazy,) = seen
+    assert isinstance(lazy, SimpleLazyObject)
+    twin = copy.copy(lazy)  # before use: a lazy object of the same function
+    with django_assert_num_queries(1):
+        assert lazy.pk == user.pk and lazy.username == user.username
+    with django_assert_num_queries(0):
+        assert lazy.is_authenticated and lazy == user
+    with django_assert_num_queries(0):  # the session resolves its user once
+        assert twin.username == user.username
+    assert copy.copy(lazy) == user
+
+
 def test_a_session_of_a_plain_id_is_not_a_django_login(client: Client) -> None:
     agent = Agent(client, "cookie")
     agent.login(user_id="external-42")
@@ -340,8 +368,6 @@ def test_without_the_middleware_an_async_view_names_the_fix(
 
 
 def _managed_request(**extra: Any) -> HttpRequest:
-    from supertokens_django import transport
-
     request = RequestFactory().post("/", **extra)
     transport.ensure_state(request, managed=True)
     return request
