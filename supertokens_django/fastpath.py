@@ -3,10 +3,10 @@
 A full verification (:func:`tokens.decode_access_token`) parses the JWT twice with pyjwt and
 checks its signature: 60–250 µs for one of our tokens, depending on pyjwt's version and the
 algorithm. A browser sends the same access token with every request for the token's lifetime,
-so a process sees each token string many times. :func:`verify_cached` verifies a token in full
-the first time this process sees it and remembers the result under the exact token string;
-later requests with the same string pay a dictionary lookup, two integer comparisons and a key
-trust check.
+so a process sees each token string many times. :meth:`VerifiedTokenCache.verify` verifies a
+token in full the first time this process sees it and remembers the result under the exact token
+string; later requests with the same string pay a dictionary lookup, two integer comparisons and
+a key trust check. The engine verifies through the process-wide :data:`verified_tokens`.
 
 Why a hit is exactly as strong as a full verification, step by step:
 
@@ -243,7 +243,7 @@ class VerifiedTokenCache:
         return access
 
 
-#: The process-wide cache used by :func:`verify_cached`.
+#: The process-wide cache (``engine.verify_access_token`` sizes it from the settings).
 verified_tokens = VerifiedTokenCache()
 
 
@@ -253,35 +253,3 @@ def is_known(token: str) -> bool:
     Only a hint for the transport's "is this Bearer value one of ours?" shape test (which it
     then skips): the verification that follows still decides. No LRU bump, no counters."""
     return (st_settings.signing_algorithm, token) in verified_tokens._entries
-
-
-def configured_size() -> int:
-    """``SUPERTOKENS["VERIFIED_TOKEN_CACHE_SIZE"]`` (read on every call, like every setting)."""
-    return st_settings.verified_token_cache_size
-
-
-def verify_cached(
-    token: str,
-    *,
-    now: datetime,
-    algorithm: str,
-    leeway: timedelta,
-    resolve_key: Callable[[str], Any | None],
-    key_trusted: Callable[[str], bool] | None = None,
-    size: int | None = None,
-) -> AccessToken:
-    """Verify ``token`` like :func:`tokens.decode_access_token`, through the process-wide cache.
-
-    Same arguments, same result, same exceptions; the second and later calls with the same
-    token string skip pyjwt while the token and its key stay valid. ``size``: the configured
-    cache size, for a caller that has the settings at hand (:func:`configured_size` if not).
-    """
-    return verified_tokens.verify(
-        token,
-        now=now,
-        algorithm=algorithm,
-        leeway=leeway,
-        resolve_key=resolve_key,
-        key_trusted=key_trusted,
-        size=configured_size() if size is None else size,
-    )

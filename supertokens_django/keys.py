@@ -442,24 +442,13 @@ class KeyRing:
         return verification_key(found.private) if found is not None else None
 
     def is_trusted(self, kid: str, now: datetime, config: Resolved | None = None) -> bool:
-        """Whether ``kid`` still verifies at ``now`` (the verified-token cache asks on each hit):
-        ``_find(kid, now) is not None``, with ``_find``'s common case inline (a dynamic key that
-        is loaded already). ``config``: the settings snapshot, for a caller that has it."""
+        """Whether ``kid`` still verifies at ``now`` (the verified-token cache asks on each hit).
+        ``config``: the settings snapshot, for a caller that has it."""
+        return self._find(kid, now, config) is not None
+
+    def _find(self, kid: str, now: datetime, config: Resolved | None = None) -> _Loaded | None:
         if config is None:
             config = st_settings.current()
-        state = self._state
-        if (
-            not config.static_signing_key
-            and state is not None
-            and state.algorithm == config.signing_algorithm
-        ):
-            key = state.by_kid.get(kid)
-            if key is not None:
-                return key.verifies_until > now
-        return self._find(kid, now) is not None
-
-    def _find(self, kid: str, now: datetime) -> _Loaded | None:
-        config = st_settings.current()
         if config.static_signing_key:
             static = self._static()
             return static if static is not None and kid == static.kid else None

@@ -20,7 +20,7 @@ from pytest_django import Settings as SettingsWrapper
 
 from supertokens_django import fastpath
 from supertokens_django.exceptions import TryRefreshToken
-from supertokens_django.fastpath import DEFAULT_SIZE, VerifiedTokenCache, verify_cached
+from supertokens_django.fastpath import DEFAULT_SIZE, VerifiedTokenCache
 from supertokens_django.keys import KeyRing, generate_private_key, verification_key
 from supertokens_django.tokens import (
     AccessToken,
@@ -275,7 +275,7 @@ def test_replacing_the_static_key_is_honoured(keyring: KeyRing, settings: Settin
     settings.SUPERTOKENS = {"SIGNING_ALGORITHM": "HS256", "STATIC_SIGNING_KEY": "a" * 32}
     material = keyring.signing_material(NOW)
     token = mint(material)
-    verify_cached(
+    fastpath.verified_tokens.verify(
         token,
         now=NOW,
         algorithm="HS256",
@@ -284,7 +284,7 @@ def test_replacing_the_static_key_is_honoured(keyring: KeyRing, settings: Settin
     )
     settings.SUPERTOKENS = {"SIGNING_ALGORITHM": "HS256", "STATIC_SIGNING_KEY": "b" * 32}
     with pytest.raises(TryRefreshToken, match="unknown key id"):
-        verify_cached(
+        fastpath.verified_tokens.verify(
             token,
             now=NOW,
             algorithm="HS256",
@@ -381,29 +381,31 @@ def test_resizing_trims(keys: Keys) -> None:
     assert len(cache) == 0
 
 
-def test_the_setting_sizes_the_process_cache(settings: SettingsWrapper, keys: Keys) -> None:
-    key = keys.add("k1")
-    token = mint(key)
+@pytest.mark.django_db
+@pytest.mark.usefixtures("warm_keyring")
+def test_the_setting_sizes_the_process_cache(settings: SettingsWrapper) -> None:
+    from supertokens_django import engine
 
-    def use() -> None:
-        verify_cached(token, now=NOW, algorithm="HS256", leeway=LEEWAY, resolve_key=keys)
+    token = engine.create_session("user-1").access_token.token
+    others = {k: v for k, v in (settings.SUPERTOKENS or {}).items() if k != fastpath.SETTING}
 
-    settings.SUPERTOKENS = {}
+    def use(access_token: str = token) -> None:
+        engine.verify_access_token(access_token)
+
+    settings.SUPERTOKENS = others
     use()
     assert fastpath.verified_tokens.maxsize == DEFAULT_SIZE
-    settings.SUPERTOKENS = {"VERIFIED_TOKEN_CACHE_SIZE": 0}
+    settings.SUPERTOKENS = {**others, fastpath.SETTING: 0}
     use()
     use()
     assert len(fastpath.verified_tokens) == 0
     assert fastpath.verified_tokens.info().hits == 0
-    settings.SUPERTOKENS = {"VERIFIED_TOKEN_CACHE_SIZE": 1}
+    settings.SUPERTOKENS = {**others, fastpath.SETTING: 1}
     use()
     use()
     use()
     assert fastpath.verified_tokens.info().hits == 2
-    verify_cached(
-        mint(key, user_id="other"), now=NOW, algorithm="HS256", leeway=LEEWAY, resolve_key=keys
-    )
+    use(engine.create_session("other").access_token.token)
     assert len(fastpath.verified_tokens) == 1
 
 

@@ -95,7 +95,7 @@ def resolver(algorithm: str) -> Callable[[str], Any | None]:
 
 VERIFIERS: dict[str, Callable[..., Any]] = {
     "decode_access_token": decode_access_token,
-    "fastpath.verify_cached": fastpath.verify_cached,
+    "fastpath.verified_tokens.verify": fastpath.verified_tokens.verify,
 }
 
 
