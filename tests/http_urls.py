@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.utils.decorators import method_decorator
@@ -166,6 +167,21 @@ def refresh_then_explode(request: HttpRequest) -> HttpResponse:
 
 
 @verify_session
+def change_password(request: HttpRequest) -> JsonResponse:
+    """The README's recipe: Django's ``PasswordChangeForm`` (whose save revokes every session of
+    the user, this one included), then a new session for this device that keeps its claims and
+    data, as Django's ``update_session_auth_hash`` keeps its own session."""
+    session: Session = request.supertokens  # type: ignore[attr-defined]
+    payload, data = session.get_jwt_payload(), session.get_session_data()
+    form = PasswordChangeForm(request.user, _body(request))  # type: ignore[arg-type]
+    if not form.is_valid():
+        return JsonResponse({"errors": list(form.errors)}, status=400)
+    form.save()
+    create_new_session(request, request.user, jwt_payload=payload, session_data=data)
+    return JsonResponse({**_describe(request), "previous": session.get_handle()})
+
+
+@verify_session
 @login_required
 def needs_django_login(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"username": request.user.get_username()})
@@ -306,6 +322,7 @@ urlpatterns = [
     path("explode", explode),
     path("explode-after-payload-update", explode_after_payload_update),
     path("refresh-then-explode", refresh_then_explode),
+    path("change-password", change_password),
     path("needs-django-login", needs_django_login),
     path("public-cache", public_cache),
     path("django-csrf-protected", django_csrf_protected),

@@ -1,15 +1,18 @@
-"""receivers.py: a password change revokes the user's sessions, as Django does for its own."""
+"""receivers.py: a password change revokes the user's sessions, as Django does for its own; a
+view can then keep the device that changed it signed in."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.test.utils import isolate_apps
 from pytest_django import Settings as SettingsWrapper
 
 from supertokens_django import engine
 from supertokens_django.models import RevocationReason, RevokedSession
 from supertokens_django.models import Session as SessionRow
+from tests.http_helpers import Agent, Mode, json_body
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("warm_keyring")]
 
@@ -95,3 +98,55 @@ def test_deleting_a_user_revokes_their_sessions(user: User, other_user: User) ->
     assert {str(h) for h in revoked.values_list("handle", flat=True)} == mine
     assert set(revoked.values_list("reason", flat=True)) == {RevocationReason.USER_DELETED}
     assert set(revoked.values_list("user", flat=True)) == {None}
+
+
+@pytest.mark.urls("tests.http_urls")
+@pytest.mark.parametrize("mode", ["cookie", "header"])
+def test_changing_ones_own_password_can_keep_this_device_signed_in(
+    client: Client, user: User, mode: Mode
+) -> None:
+    # The README's recipe (``change_password`` in tests/http_urls.py): the form's save revokes
+    # every session of the user, then the view creates one for the device that asked.
+    here, elsewhere = Agent(client, mode), Agent(Client(), mode)
+    here.login(username=user.username, jwt_payload={"role": "admin"}, session_data={"cart": [1]})
+    elsewhere.login(username=user.username)
+    old_refresh = Agent(Client(), mode)
+    old_refresh.cookies, old_refresh.refresh_token = dict(here.cookies), here.refresh_token
+
+    response = here.post(
+        "/change-password",
+        {
+            "old_password": "alice-password",
+            "new_password1": "a-new-pass-phrase-4",
+            "new_password2": "a-new-pass-phrase-4",
+        },
+    )
+
+    assert response.status_code == 200, response.content
+    body = json_body(response)
+    assert body["handle"] != body["previous"]
+    assert sessions_of(user) == {body["handle"]}
+    assert json_body(here.get("/protected"))["handle"] == body["handle"]
+    assert json_body(here.get("/session-data")) == {"data": {"cart": [1]}}
+    assert here.front is not None and here.front["up"]["role"] == "admin"
+    assert here.refresh().status_code == 200
+    # The other device and the tokens this one held before the change are signed out.
+    assert elsewhere.refresh().status_code == 401
+    assert old_refresh.refresh().status_code == 401
+    user.refresh_from_db()
+    assert user.check_password("a-new-pass-phrase-4")
+
+
+@pytest.mark.urls("tests.http_urls")
+def test_a_refused_password_change_revokes_nothing(client: Client, user: User) -> None:
+    agent = Agent(client, "cookie")
+    handle = json_body(agent.login(username=user.username))["handle"]
+
+    response = agent.post(
+        "/change-password",
+        {"old_password": "wrong", "new_password1": "x-y-z-1234", "new_password2": "x-y-z-1234"},
+    )
+
+    assert response.status_code == 400
+    assert json_body(response) == {"errors": ["old_password"]}
+    assert sessions_of(user) == {handle}
