@@ -187,6 +187,12 @@ class Agent:
     def refresh(self, **kwargs: Any) -> HttpResponse:
         return self.post(REFRESH, **kwargs)
 
+    def use_refresh_token(self, token: str) -> None:
+        """Put ``token`` where this browser keeps its refresh token."""
+        self.refresh_token = token
+        if self.mode == "cookie":
+            self.cookies["sRefreshToken"] = (token, REFRESH)
+
     # -- responses
 
     def absorb(self, response: HttpResponse) -> None:

@@ -38,7 +38,6 @@ from supertokens_django.exceptions import (  # noqa: E402
     Unauthorised,
 )
 from tests.http_helpers import (  # noqa: E402
-    REFRESH,
     Agent,
     Mode,
     advance_clock,
@@ -368,9 +367,7 @@ def test_theft_then_the_newest_access_token_is_unauthorised(
     # Using the child promotes it: from now on the stolen token is a superseded one.
     assert agent.get("/api/me").status_code == 200
     thief = Agent(agent.client, agent.mode)
-    thief.refresh_token = stolen
-    if thief.mode == "cookie":
-        thief.cookies["sRefreshToken"] = (stolen or "", REFRESH)
+    thief.use_refresh_token(stolen or "")
     assert json_body(thief.refresh()) == {"message": "token theft detected"}
 
     response = agent.get("/api/me")

@@ -604,9 +604,7 @@ def test_refresh_token_theft_revokes_the_session(
     assert agent.get("/protected").status_code == 200  # promotes RT1
     newest = agent.refresh_token
 
-    agent.refresh_token = rt0
-    if mode == "cookie":
-        agent.cookies["sRefreshToken"] = (rt0 or "", REFRESH)
+    agent.use_refresh_token(rt0 or "")
     theft = agent.refresh()
 
     assert theft.status_code == 401
@@ -632,19 +630,11 @@ def test_a_lost_refresh_response_is_harmless(agent: Agent, mode: Mode) -> None:
     agent.login()
     rt0 = agent.refresh_token
     agent.refresh()  # its response never reached the browser:
-    agent.refresh_token = rt0
-    if mode == "cookie":
-        agent.cookies["sRefreshToken"] = (rt0 or "", REFRESH)
+    agent.use_refresh_token(rt0 or "")
     again = agent.refresh()
 
     assert again.status_code == 200
     assert agent.get("/protected").status_code == 200
-
-
-def _swap_refresh(agent: Agent, mode: Mode, token: str) -> None:
-    agent.refresh_token = token
-    if mode == "cookie":
-        agent.cookies["sRefreshToken"] = (token, REFRESH)
 
 
 @pytest.mark.parametrize(
@@ -661,7 +651,7 @@ def test_an_unusable_refresh_token_is_unauthorised_and_cleared(
     agent: Agent, mode: Mode, damage: Any
 ) -> None:
     agent.login()
-    _swap_refresh(agent, mode, damage(agent.refresh_token))
+    agent.use_refresh_token(damage(agent.refresh_token))
     response = agent.refresh()
 
     assert response.status_code == 401

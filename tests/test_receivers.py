@@ -111,7 +111,7 @@ def test_changing_ones_own_password_can_keep_this_device_signed_in(
     here.login(username=user.username, jwt_payload={"role": "admin"}, session_data={"cart": [1]})
     elsewhere.login(username=user.username)
     old_refresh = Agent(Client(), mode)
-    old_refresh.cookies, old_refresh.refresh_token = dict(here.cookies), here.refresh_token
+    old_refresh.use_refresh_token(here.refresh_token or "")
 
     response = here.post(
         "/change-password",

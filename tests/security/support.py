@@ -28,7 +28,6 @@ from supertokens_django.models import RevokedSession, SigningKey
 from supertokens_django.models import Session as SessionRow
 from supertokens_django.tokens import SigningMaterial, sha256_hex
 from tests.http_helpers import (
-    REFRESH,
     SIGNOUT,
     Agent,
     assert_cleared_both_modes,
@@ -219,12 +218,6 @@ class Browser(Agent):
     @property
     def handle(self) -> str:
         return str(self.claims["sessionHandle"])
-
-    def use_refresh_token(self, token: str) -> None:
-        """Put ``token`` where this browser keeps its refresh token."""
-        self.refresh_token = token
-        if self.mode == "cookie":
-            self.cookies["sRefreshToken"] = (token, REFRESH)
 
 
 def note_request(headers: dict[str, str]) -> None:
