@@ -1,0 +1,156 @@
+"""``supertokens_django.test.sign_in``: a test client signed in the way ``force_login`` signs one
+in for Django's sessions, and then checked by the real verification, anti-CSRF and refresh."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import django
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import AsyncClient, Client
+
+from supertokens_django.models import Session as SessionRow
+from supertokens_django.test import asign_in, sign_in
+from tests.http_helpers import REFRESH, Mode, fresh_keyring, json_body  # noqa: F401
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from pytest_django import Settings
+
+pytestmark = [
+    pytest.mark.urls("tests.http_urls"),
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("fresh_keyring"),
+]
+
+
+@pytest.fixture(params=["cookie", "header"])
+def mode(request: pytest.FixtureRequest) -> Mode:
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_a_signed_in_client_passes_verify_session(client: Client, user: User, mode: Mode) -> None:
+    assert client.get("/protected").status_code == 401
+
+    session = sign_in(client, user, mode=mode, jwt_payload={"role": "admin"})
+
+    response = client.get("/protected")
+    assert response.status_code == 200
+    assert json_body(response) == {
+        "user_id": str(user.pk),
+        "handle": session.get_handle(),
+        "jwt_payload": {"role": "admin"},
+        "username": "alice",
+    }
+
+
+def test_it_is_a_real_sign_in(client: Client, user: User) -> None:
+    """The row a login view writes, and Django's ``user_logged_in`` (``last_login``)."""
+    assert user.last_login is None
+    session = sign_in(client, user, session_data={"cart": [1]})
+
+    row = SessionRow.objects.get(handle=session.get_handle())
+    assert row.subject == str(user.pk)
+    assert row.session_data == {"cart": [1]}
+    user.refresh_from_db()
+    assert user.last_login is not None
+
+
+def test_a_user_id_is_signed_in_too(client: Client) -> None:
+    sign_in(client, "user-7")
+    assert json_body(client.get("/protected"))["user_id"] == "user-7"
+
+
+def test_the_tokens_travel_as_the_sdk_sends_them(client: Client, user: User, mode: Mode) -> None:
+    sign_in(client, user, mode=mode)
+
+    has_cookies = {"sAccessToken", "sRefreshToken"} <= set(client.cookies)
+    assert has_cookies == (mode == "cookie")
+    assert ("HTTP_AUTHORIZATION" in client.defaults) == (mode == "header")
+    assert client.defaults["HTTP_RID"] == "anti-csrf"
+
+
+def test_unsafe_requests_pass_the_real_anti_csrf_check(client: Client, user: User) -> None:
+    """``VIA_CUSTOM_HEADER`` (the default): the ``rid`` the client now sends is what lets a POST
+    through; the same cookies without it are refused."""
+    sign_in(client, user)
+    body = json.dumps({"cart": [2]})
+
+    response = client.post("/session-data", body, content_type="application/json")
+    assert response.status_code == 200
+    assert json_body(response) == {"data": {"cart": [2]}}
+
+    del client.defaults["HTTP_RID"]
+    response = client.post("/session-data", body, content_type="application/json")
+    assert response.status_code == 401
+    assert json_body(response) == {"message": "try refresh token"}
+
+
+def test_via_token_sends_the_anti_csrf_token(
+    client: Client, user: User, settings: Settings
+) -> None:
+    settings.SUPERTOKENS = {"ANTI_CSRF": "VIA_TOKEN"}
+    sign_in(client, user)
+    token = client.defaults["HTTP_ANTI_CSRF"]
+
+    assert client.post("/session-data", "{}", content_type="application/json").status_code == 200
+
+    client.defaults["HTTP_ANTI_CSRF"] = token[::-1]
+    response = client.post("/session-data", "{}", content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_the_session_refreshes_at_the_real_endpoint(client: Client, user: User) -> None:
+    session = sign_in(client, user)
+    old_access = client.cookies["sAccessToken"].value
+
+    response = client.post(REFRESH)
+
+    assert response.status_code == 200
+    assert client.cookies["sAccessToken"].value != old_access
+    assert json_body(client.get("/protected"))["handle"] == session.get_handle()
+
+
+def test_signing_in_again_replaces_the_tokens(client: Client, user: User, other_user: User) -> None:
+    sign_in(client, user, mode="cookie")
+    second = sign_in(client, other_user, mode="header")
+
+    assert "sAccessToken" not in client.cookies
+    described = json_body(client.get("/protected"))
+    assert (described["handle"], described["username"]) == (second.get_handle(), "bob")
+
+
+def test_an_unknown_mode_is_refused(client: Client, user: User) -> None:
+    with pytest.raises(ValueError, match="mode must be"):
+        sign_in(client, user, mode="query")  # type: ignore[arg-type]
+    assert not SessionRow.objects.exists()
+
+
+def test_an_async_client_signs_in(async_client: AsyncClient, user: User, mode: Mode) -> None:
+    if django.VERSION < (5, 2):  # its default headers are dropped (Django ticket #35414)
+        with pytest.raises(TypeError, match="needs Django 5.2"):
+            async_to_sync(asign_in)(async_client, user, mode=mode)
+        assert not SessionRow.objects.exists()
+        return
+    session = async_to_sync(asign_in)(async_client, user, mode=mode)
+
+    response = async_to_sync(async_client.post)(
+        "/async/session-data", '{"n": 1}', content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert json_body(response) == {"data": {"n": 1}}
+    described = json_body(async_to_sync(async_client.get)("/async/protected"))
+    assert described["handle"] == session.get_handle()
+
+
+@pytest.mark.urls("tests.drf_urls")
+def test_drf_api_client_signs_in(user: User, mode: Mode) -> None:
+    test = pytest.importorskip("rest_framework.test")
+    client = test.APIClient()
+    session = sign_in(client, user, mode=mode)
+
+    response = client.post("/api/me")
+    assert response.status_code == 200
+    assert json_body(response)["session_handle"] == session.get_handle()
