@@ -62,7 +62,12 @@ from django.utils.module_loading import import_string
 from .conf import DEFAULTS, st_settings
 
 _ID = "supertokens_django.{}{:03d}"
-_BOOLS = ("COOKIE_SECURE", "BLACKLISTING", "REVOKE_SESSIONS_ON_PASSWORD_CHANGE")
+_BOOLS = (
+    "COOKIE_SECURE",
+    "BLACKLISTING",
+    "REVOKE_SESSIONS_ON_PASSWORD_CHANGE",
+    "REVOKE_SESSIONS_ON_DEACTIVATION",
+)
 _DURATIONS = (
     "ACCESS_TOKEN_LIFETIME",
     "REFRESH_TOKEN_LIFETIME",

@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_JWT_PAYLOAD_BYTES": 2048,
     "MAX_SESSION_DATA_BYTES": 64 * 1024,
     "REVOKE_SESSIONS_ON_PASSWORD_CHANGE": True,
+    "REVOKE_SESSIONS_ON_DEACTIVATION": True,
     "USER_GETTER": None,
     "DATABASE_RETRIES": 3,
     # Per-process cache of access tokens already verified in full (fastpath.py); 0 disables it.
@@ -169,6 +170,10 @@ class Resolved:
     @cached_property
     def revoke_sessions_on_password_change(self) -> bool:
         return bool(self.get("REVOKE_SESSIONS_ON_PASSWORD_CHANGE"))
+
+    @cached_property
+    def revoke_sessions_on_deactivation(self) -> bool:
+        return bool(self.get("REVOKE_SESSIONS_ON_DEACTIVATION"))
 
     @cached_property
     def user_getter(self) -> str | None:

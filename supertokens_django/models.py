@@ -82,6 +82,7 @@ class RevocationReason(models.TextChoices):
     ALL_FOR_USER = "all-for-user", _("all sessions of the user revoked")
     PASSWORD_CHANGE = "password-change", _("password changed")
     USER_DELETED = "user-deleted", _("user deleted")
+    USER_DEACTIVATED = "user-deactivated", _("user deactivated")
     EXPIRED = "expired", _("expired")
     API = "api", _("revoked through the API")
 

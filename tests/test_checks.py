@@ -85,6 +85,7 @@ CASES: list[tuple[Any, dict[str, Any], list[str]]] = [
     ({"LEEWAY": 1.5, "BLACKLIST_CACHE_TIMEOUT": None}, {}, ["E003", "E003"]),
     ({"COOKIE_SECURE": "yes"}, {"DEBUG": True}, ["E004"]),
     ({"BLACKLISTING": 1, "REVOKE_SESSIONS_ON_PASSWORD_CHANGE": None}, {}, ["E004", "E004"]),
+    ({"REVOKE_SESSIONS_ON_DEACTIVATION": "no"}, {}, ["E004"]),
     ({"MAX_JWT_PAYLOAD_BYTES": 0}, {}, ["E005"]),
     ({"MAX_SESSION_DATA_BYTES": True}, {}, ["E005"]),
     ({"MAX_SESSION_DATA_BYTES": "65536"}, {}, ["E005"]),

@@ -1,10 +1,12 @@
-"""receivers.py: a password change revokes the user's sessions, as Django does for its own; a
-view can then keep the device that changed it signed in."""
+"""receivers.py: a password change or a deactivation revokes the user's sessions, as Django does
+for its own; after a password change a view can keep the device that changed it signed in."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import models
+from django.db.models.signals import post_save
 from django.test import Client
 from django.test.utils import isolate_apps
 from pytest_django import Settings as SettingsWrapper
@@ -150,3 +152,89 @@ def test_a_refused_password_change_revokes_nothing(client: Client, user: User) -
     assert response.status_code == 400
     assert json_body(response) == {"errors": ["old_password"]}
     assert sessions_of(user) == {handle}
+
+
+# --------------------------------------------------------------------------- deactivation
+
+
+def test_deactivating_a_user_revokes_every_session(user: User, other_user: User) -> None:
+    mine = {engine.create_session(user).session.get_handle() for _ in range(2)}
+    theirs = engine.create_session(other_user).session.get_handle()
+    user.is_active = False
+    user.save()
+    assert sessions_of(user) == set()
+    assert sessions_of(other_user) == {theirs}
+    revoked = RevokedSession.objects.filter(subject=str(user.pk))
+    assert {str(h) for h in revoked.values_list("handle", flat=True)} == mine
+    assert set(revoked.values_list("reason", flat=True)) == {RevocationReason.USER_DEACTIVATED}
+
+
+def test_deactivation_with_update_fields(user: User) -> None:
+    engine.create_session(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert sessions_of(user) == set()
+
+
+def test_a_save_of_other_fields_of_an_inactive_user_keeps_the_sessions(user: User) -> None:
+    # E.g. a backend that lets inactive users sign in (AllowAllUsersModelBackend) updating
+    # last_login: the user was not deactivated by this save.
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    user.refresh_from_db()
+    handle = engine.create_session(user).session.get_handle()
+    user.save(update_fields=["last_login"])
+    assert sessions_of(user) == {handle}
+
+
+def test_deactivation_setting_off_keeps_the_sessions(user: User, settings: SettingsWrapper) -> None:
+    settings.SUPERTOKENS = {"REVOKE_SESSIONS_ON_DEACTIVATION": False}
+    handle = engine.create_session(user).session.get_handle()
+    user.is_active = False
+    user.save()
+    assert sessions_of(user) == {handle}
+
+
+def test_a_password_change_of_a_deactivated_user_still_revokes(
+    user: User, settings: SettingsWrapper
+) -> None:
+    settings.SUPERTOKENS = {"REVOKE_SESSIONS_ON_PASSWORD_CHANGE": False}
+    engine.create_session(user)
+    user.set_password("a-new-password")
+    user.is_active = False
+    user.save()
+    reasons = RevokedSession.objects.values_list("reason", flat=True)
+    assert set(reasons) == {RevocationReason.USER_DEACTIVATED}
+
+
+@isolate_apps("tests")
+def test_an_inactive_instance_of_another_model_revokes_nothing(user: User) -> None:
+    class Subscription(models.Model):
+        is_active = models.BooleanField(default=True)
+
+        class Meta:
+            app_label = "tests"
+
+        def __str__(self) -> str:
+            return f"subscription {self.pk}"
+
+    handle = engine.create_session(user).session.get_handle()
+    subscription = Subscription(pk=user.pk, is_active=False)  # the same primary key
+    post_save.send(sender=Subscription, instance=subscription, created=False, update_fields=None)
+    assert sessions_of(user) == {handle}
+
+
+@pytest.mark.urls("tests.http_urls")
+@pytest.mark.parametrize("mode", ["cookie", "header"])
+def test_a_deactivated_user_is_signed_out_at_the_next_refresh(
+    client: Client, user: User, mode: Mode
+) -> None:
+    agent = Agent(client, mode)
+    agent.login(username=user.username)
+
+    user.is_active = False
+    user.save()
+
+    response = agent.refresh()
+    assert response.status_code == 401
+    assert json_body(response) == {"message": "unauthorised"}
+    assert agent.get("/strict").status_code == 401

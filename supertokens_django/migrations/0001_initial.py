@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('handle', models.UUIDField(editable=False, unique=True, verbose_name='handle')),
                 ('subject', models.CharField(db_index=True, max_length=255, verbose_name='user id')),
-                ('reason', models.CharField(choices=[('logout', 'signed out'), ('admin', 'revoked by an admin'), ('theft', 'token theft detected'), ('all-for-user', 'all sessions of the user revoked'), ('password-change', 'password changed'), ('user-deleted', 'user deleted'), ('expired', 'expired'), ('api', 'revoked through the API')], max_length=32, verbose_name='reason')),
+                ('reason', models.CharField(choices=[('logout', 'signed out'), ('admin', 'revoked by an admin'), ('theft', 'token theft detected'), ('all-for-user', 'all sessions of the user revoked'), ('password-change', 'password changed'), ('user-deleted', 'user deleted'), ('user-deactivated', 'user deactivated'), ('expired', 'expired'), ('api', 'revoked through the API')], max_length=32, verbose_name='reason')),
                 ('revoked_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='revoked')),
                 ('revoked_by', models.CharField(blank=True, default='', max_length=255, verbose_name='revoked by')),
                 ('expires_at', models.DateTimeField(db_index=True, verbose_name='record expires')),
