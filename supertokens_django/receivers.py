@@ -1,11 +1,12 @@
 """Revoke a user's sessions when their password changes or they are deactivated (as Django
-does for its own sessions), or when the user is deleted."""
+does for its own sessions), or when the user is deleted; and the request's session when the view
+calls Django's ``logout()``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, user_logged_out
 from django.db.models.signals import post_save, pre_delete
 
 from .conf import st_settings
@@ -62,6 +63,21 @@ def revoke_on_user_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
     revoke_all_sessions_for_user(str(instance.pk), reason=RevocationReason.USER_DELETED)
 
 
+def revoke_on_logout(sender: Any, request: Any = None, **kwargs: Any) -> None:
+    """Django's ``logout(request)`` revokes the SuperTokens session this request verified.
+
+    Only a session the request already has (``@verify_session``, ``get_session``, DRF's class,
+    or ``request.supertokens`` read): a logout elsewhere, the admin's say, does not go and
+    verify tokens nobody asked about. The response then clears the client's tokens.
+    """
+    from .transport import state_of
+
+    state = state_of(request) if request is not None else None
+    session = state.session if state is not None else None
+    if session is not None and not session.revoked:
+        session.revoke_session()
+
+
 def _user_models() -> list[Any]:
     """The user model and its proxies: a save or delete through a proxy names the proxy."""
     from django.apps import apps
@@ -75,6 +91,7 @@ def connect() -> None:
     # the receiver returns at once for anything that has not just had its password set or been
     # saved inactive.
     post_save.connect(revoke_on_user_save, dispatch_uid=_UID)
+    user_logged_out.connect(revoke_on_logout, dispatch_uid="supertokens_django.logout")
     # pre_delete only for the user model and its proxies: a receiver for every sender would stop
     # Django from fast-deleting anything (our own session clean-up included).
     for model in _user_models():

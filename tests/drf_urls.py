@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
 from django.http import HttpRequest
 from django.urls import include, path
 from rest_framework import viewsets
@@ -218,6 +218,17 @@ class SignOutView(APIView):
         return Response({"status": "OK"})
 
 
+class DjangoLogoutView(APIView):
+    """Signs out with Django's ``logout()``, given DRF's ``Request``."""
+
+    authentication_classes = AUTH
+    permission_classes = [HasSession]
+
+    def post(self, request: Request) -> Response:
+        logout(request)
+        return Response({"status": "OK"})
+
+
 class LoginView(APIView):
     """``POST /login`` with ``{"username"}`` or ``{"user_id"}`` (and ``jwt_payload``): a DRF
     login view, so ``create_new_session`` gets a DRF ``Request``. Same body as tests.http_urls."""
@@ -256,6 +267,7 @@ urlpatterns = [
     path("api/payload", PayloadView.as_view()),
     path("api/data", SessionDataView.as_view()),
     path("api/signout", SignOutView.as_view()),
+    path("api/django-logout", DjangoLogoutView.as_view()),
     path("login", LoginView.as_view()),
     *router.urls,
 ]

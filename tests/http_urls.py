@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -182,6 +182,20 @@ def change_password(request: HttpRequest) -> JsonResponse:
 
 
 @verify_session
+def django_logout(request: HttpRequest) -> JsonResponse:
+    """A view that signs out with Django's own ``logout()``."""
+    logout(request)
+    return JsonResponse({"signed_out": True})
+
+
+@exempt
+def django_logout_unverified(request: HttpRequest) -> JsonResponse:
+    """Django's ``logout()`` where nothing asked for the SuperTokens session."""
+    logout(request)
+    return JsonResponse({"signed_out": True})
+
+
+@verify_session
 @login_required
 def needs_django_login(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"username": request.user.get_username()})
@@ -323,6 +337,8 @@ urlpatterns = [
     path("explode-after-payload-update", explode_after_payload_update),
     path("refresh-then-explode", refresh_then_explode),
     path("change-password", change_password),
+    path("django-logout", django_logout),
+    path("django-logout-unverified", django_logout_unverified),
     path("needs-django-login", needs_django_login),
     path("public-cache", public_cache),
     path("django-csrf-protected", django_csrf_protected),

@@ -709,6 +709,15 @@ def test_revoking_in_a_drf_view_clears_the_tokens(agent: Agent) -> None:
     assert agent.session_exists is False
 
 
+def test_djangos_logout_in_a_drf_view_revokes_the_session(agent: Agent) -> None:
+    response = agent.post("/api/django-logout")
+
+    assert response.status_code == 200
+    assert_cleared_both_modes(response)
+    assert agent.session_exists is False
+    assert agent.refresh().status_code == 401
+
+
 def test_a_drf_login_view_creates_the_session_in_the_requested_mode(
     client: Client, mode: Mode, user: User
 ) -> None:

@@ -1,5 +1,6 @@
 """receivers.py: a password change or a deactivation revokes the user's sessions, as Django does
-for its own; after a password change a view can keep the device that changed it signed in."""
+for its own (after a password change a view can keep the device that changed it signed in), and
+Django's ``logout()`` revokes the session of the view that calls it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pytest_django import Settings as SettingsWrapper
 from supertokens_django import engine
 from supertokens_django.models import RevocationReason, RevokedSession
 from supertokens_django.models import Session as SessionRow
-from tests.http_helpers import Agent, Mode, json_body
+from tests.http_helpers import Agent, Mode, assert_cleared_both_modes, assert_untouched, json_body
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("warm_keyring")]
 
@@ -238,3 +239,37 @@ def test_a_deactivated_user_is_signed_out_at_the_next_refresh(
     assert response.status_code == 401
     assert json_body(response) == {"message": "unauthorised"}
     assert agent.get("/strict").status_code == 401
+
+
+# --------------------------------------------------------------------------- Django's logout()
+
+
+@pytest.mark.urls("tests.http_urls")
+@pytest.mark.parametrize("mode", ["cookie", "header"])
+def test_djangos_logout_in_a_view_revokes_its_session(
+    client: Client, user: User, mode: Mode
+) -> None:
+    agent = Agent(client, mode)
+    agent.login(username=user.username)
+
+    response = agent.post("/django-logout")
+
+    assert response.status_code == 200
+    assert_cleared_both_modes(response)
+    assert sessions_of(user) == set()
+    assert RevokedSession.objects.get().reason == RevocationReason.LOGOUT
+    assert agent.refresh().status_code == 401
+
+
+@pytest.mark.urls("tests.http_urls")
+def test_djangos_logout_leaves_a_session_the_view_never_asked_for(
+    client: Client, user: User
+) -> None:
+    agent = Agent(client, "cookie")
+    handle = json_body(agent.login(username=user.username))["handle"]
+
+    response = agent.post("/django-logout-unverified")
+
+    assert response.status_code == 200
+    assert_untouched(response)
+    assert sessions_of(user) == {handle}
