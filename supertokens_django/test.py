@@ -30,7 +30,7 @@ from .transport import Mode
 
 __all__ = ["asign_in", "sign_in"]
 
-#: The ``rid`` the SDK sends on calls other than the refresh (PROTOCOL.md §1, §6).
+#: The ``rid`` the SDK sends on calls other than the refresh (PROTOCOL.md §6 accepts any value).
 SDK_RID = "anti-csrf"
 _CLIENT_HEADERS = ("Authorization", "anti-csrf", "rid")
 
@@ -46,10 +46,9 @@ def sign_in(
     """Create a session for ``user`` (a Django user or a user id) and sign ``client`` in with it.
 
     ``client`` is a ``django.test.Client``, a DRF ``APIClient`` or (Django 5.2+) an
-    ``AsyncClient``.
-    ``mode`` is the SDK's token transfer method: ``"cookie"`` or ``"header"``. Tokens the
-    client held from an earlier ``sign_in`` are replaced (that session is not revoked). Returns
-    the new session, as ``create_new_session`` does.
+    ``AsyncClient``; ``mode`` is the SDK's token transfer method, ``"cookie"`` or ``"header"``.
+    Tokens the client held before are replaced (their session is not revoked). Returns the new
+    session, as ``create_new_session`` does.
     """
     if mode not in ("cookie", "header"):
         raise ValueError(f'mode must be "cookie" or "header", not {mode!r}')
