@@ -21,7 +21,14 @@ _UNRESOLVED: Any = object()
 
 
 def load_user(user_id: str) -> AbstractBaseUser | None:
-    """Resolve a user id with ``USER_GETTER``, or by primary key of ``AUTH_USER_MODEL``."""
+    """Resolve a user id with ``USER_GETTER``, or by primary key of ``AUTH_USER_MODEL``.
+
+    By primary key, an inactive user is no user, as for Django's ``ModelBackend.get_user``: an
+    access token issued before the deactivation stays valid until it expires (or until the
+    blacklist refuses it), and meanwhile must not make ``request.user`` a user whose
+    ``is_staff`` still says yes. A project that lets inactive users in
+    (``AllowAllUsersModelBackend``) sets ``USER_GETTER``.
+    """
     getter = st_settings.user_getter
     if getter:
         return import_string(getter)(user_id)  # type: ignore[no-any-return]
@@ -33,11 +40,14 @@ def load_user(user_id: str) -> AbstractBaseUser | None:
 
     model = get_user_model()
     try:
-        return model._default_manager.filter(pk=user_id).first()
+        user = model._default_manager.filter(pk=user_id).first()
     except (ValueError, TypeError, ValidationError):
         return None  # an id that is not a primary key of this model (e.g. an external id)
     except DatabaseError as exc:
         raise ServiceUnavailable("the user could not be loaded") from exc
+    # ModelBackend.user_can_authenticate: a model without the field has only active users.
+    is_active = getattr(user, "is_active", None)
+    return user if is_active or is_active is None else None
 
 
 class Session:

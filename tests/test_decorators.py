@@ -303,6 +303,20 @@ def test_request_user_is_loaded_on_first_use_and_copies_like_djangos(
     assert copy.copy(lazy) == user
 
 
+def test_an_inactive_user_is_not_request_user(client: Client, user: User) -> None:
+    """A token issued before the user was deactivated (here without a signal, so the session
+    is not revoked) still verifies, but, as with Django's ModelBackend, the inactive user is
+    not ``request.user``."""
+    agent = Agent(client, "cookie")
+    agent.login(username=user.username)
+    assert agent.get("/needs-django-login").status_code == 200
+
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+
+    assert json_body(agent.get("/protected"))["username"] == ""  # AnonymousUser
+    assert agent.get("/needs-django-login").status_code == 302
+
+
 def test_a_session_of_a_plain_id_is_not_a_django_login(client: Client) -> None:
     agent = Agent(client, "cookie")
     agent.login(user_id="external-42")

@@ -230,12 +230,24 @@ def test_django_user_mode_refuses_an_inactive_user(
     with django_assert_num_queries(1):  # the user, loaded up front
         assert json_body(agent.get("/api/who"))["user_class"] == "User"
 
-    user.is_active = False
-    user.save(update_fields=["is_active"])
+    # Deactivated without a signal (a save would revoke the session): the token still verifies.
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
     response = agent.get("/api/who")
 
     assert_refused(response, 401, UNAUTHORISED)
     assert_cleared_both_modes(response)
+
+
+def test_auto_user_mode_never_makes_an_inactive_user_request_user(agent: Agent, user: User) -> None:
+    """Within the lifetime of a token issued before the deactivation, an inactive staff user is
+    not ``request.user`` (as with Django's ModelBackend): ``IsAdminUser`` refuses."""
+    type(user).objects.filter(pk=user.pk).update(is_staff=True)
+    assert agent.get("/api/staff").status_code == 200
+
+    type(user).objects.filter(pk=user.pk).update(is_active=False)  # no signal: no revocation
+
+    assert agent.get("/api/staff").status_code == 403
+    assert json_body(agent.get("/api/who"))["user_class"] == "TokenUser"
 
 
 def test_an_unknown_user_mode_fails_loudly(agent: Agent, settings: SettingsWrapper) -> None:
