@@ -231,14 +231,16 @@ def test_a_deactivated_user_is_signed_out_at_the_next_refresh(
 ) -> None:
     agent = Agent(client, mode)
     agent.login(username=user.username)
+    refresher = Agent(Client(), mode)  # the same refresh token, in a second client
+    refresher.use_refresh_token(agent.refresh_token or "")
 
     user.is_active = False
     user.save()
 
-    response = agent.refresh()
+    assert agent.get("/strict").status_code == 401  # the row is gone
+    response = refresher.refresh()
     assert response.status_code == 401
     assert json_body(response) == {"message": "unauthorised"}
-    assert agent.get("/strict").status_code == 401
 
 
 # --------------------------------------------------------------------------- Django's logout()
