@@ -20,6 +20,7 @@ from typing import Any, cast
 import django
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
+from django.http.request import HttpHeaders
 from django.test import AsyncRequestFactory, Client, RequestFactory
 from django.test.client import AsyncClient
 
@@ -88,10 +89,11 @@ async def asign_in(
 
 
 def _header_key(client: Client | AsyncClient, name: str) -> str:
-    # A sync client's defaults are WSGI environ keys; an async client's are ASGI header names.
+    # A sync client's defaults are WSGI environ keys; an async client's are header names, sent
+    # as given (not HttpHeaders.to_asgi_name's ANTI_CSRF: ASGIRequest drops names with "_").
     if isinstance(client, AsyncRequestFactory):
         return name.lower()
-    return "HTTP_" + name.upper().replace("-", "_")
+    return HttpHeaders.to_wsgi_name(name)
 
 
 def _defaults(client: Client | AsyncClient) -> dict[str, Any]:
