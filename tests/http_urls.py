@@ -295,6 +295,15 @@ async def alazy_after_aget_session(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user_id": session.get_user_id() if session else None})
 
 
+@verify_session
+async def django_alogout(request: HttpRequest) -> JsonResponse:
+    """An async view that signs out with Django's ``alogout()`` (Django 5.0+)."""
+    from django.contrib.auth import alogout  # imported here: Django 4.2 has none
+
+    await alogout(request)
+    return JsonResponse({"signed_out": True})
+
+
 @exempt
 async def auntouched(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
@@ -354,6 +363,7 @@ urlpatterns = [
     path("async/lazy", alazy),
     path("async/lazy-after-aget-session", alazy_after_aget_session),
     path("async/untouched", auntouched),
+    path("async/django-logout", django_alogout),
     path("cbv/profile", ProfileView.as_view()),
     path("cbv/optional", OptionalProfileView.as_view()),
 ]

@@ -4,6 +4,7 @@ Django's ``logout()`` revokes the session of the view that calls it."""
 
 from __future__ import annotations
 
+import django
 import pytest
 from django.contrib.auth.models import User
 from django.db import models
@@ -248,13 +249,25 @@ def test_a_deactivated_user_is_signed_out_at_the_next_refresh(
 
 @pytest.mark.urls("tests.http_urls")
 @pytest.mark.parametrize("mode", ["cookie", "header"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        "/django-logout",
+        pytest.param(
+            "/async/django-logout",
+            marks=pytest.mark.skipif(
+                django.VERSION < (5, 0), reason="alogout() is new in Django 5.0"
+            ),
+        ),
+    ],
+)
 def test_djangos_logout_in_a_view_revokes_its_session(
-    client: Client, user: User, mode: Mode
+    client: Client, user: User, mode: Mode, view: str
 ) -> None:
     agent = Agent(client, mode)
     agent.login(username=user.username)
 
-    response = agent.post("/django-logout")
+    response = agent.post(view)
 
     assert response.status_code == 200
     assert_cleared_both_modes(response)
