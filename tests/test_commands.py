@@ -452,6 +452,49 @@ def test_revoked_access_token_is_refused_at_once_with_blacklisting(
         engine.refresh_session(tokens.refresh_token.token)
 
 
+def test_revoke_several_handles_after_one_option(now: datetime, user: User) -> None:
+    first, second = (engine.create_session(user).session.get_handle() for _ in range(2))
+
+    assert run("supertokens_revoke", "--handle", first, second) == "Revoked 2 sessions.\n"
+    assert not Session.objects.exists()
+
+
+def test_revoke_from_code_with_call_commands_keyword_arguments(
+    now: datetime, user: User, other_user: User
+) -> None:
+    """``call_command`` hands keyword options over as they are: a handle as one string, several
+    as a list, a user id as the primary key (an int)."""
+    one, two, three = (engine.create_session(other_user).session.get_handle() for _ in range(3))
+    engine.create_session(user)
+    out = StringIO()
+
+    call_command("supertokens_revoke", handle=one, stdout=out)
+    call_command("supertokens_revoke", handle=[two, three], stdout=out)
+    call_command("supertokens_revoke", user=user.pk, stdout=out)
+
+    assert out.getvalue().splitlines() == [
+        "Revoked 1 session.",
+        "Revoked 2 sessions.",
+        "Revoked 1 session.",
+    ]
+    assert not Session.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("supertokens_cleanup",),
+        ("supertokens_cleanup", "--dry-run"),
+        ("supertokens_rotate_keys",),
+        ("supertokens_rotate_keys", "--force"),
+        ("supertokens_revoke", "--user", "nobody"),
+    ],
+)
+def test_commands_are_silent_at_verbosity_0(now: datetime, args: tuple[str, ...]) -> None:
+    # What cron runs: anything on stdout would be mailed after every run.
+    assert run(*args, "--verbosity", "0") == ""
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -177,6 +177,8 @@ class Command(BaseCommand):
         except ServiceUnavailable as exc:
             raise CommandError(f"The database is unavailable: {exc.__cause__ or exc}") from exc
         sessions, records, keys = counts
+        if options["verbosity"] < 1:  # silent for cron; errors still reach stderr
+            return
         verb = "Would delete" if options["dry_run"] else "Deleted"
         self.stdout.write(
             f"{verb} {sessions} expired sessions, {records} revocation records, "

@@ -1,4 +1,4 @@
-"""``manage.py supertokens_revoke --user ID | --handle H [--handle H ...]``: revoke sessions.
+"""``manage.py supertokens_revoke --user ID | --handle H [H ...]``: revoke sessions.
 
 Revocation goes through the engine, so it is recorded in the blacklist (reason "admin", revoked
 by "manage.py"), the blacklist cache is told, and ``session_revoked`` is sent, exactly as for a
@@ -33,28 +33,34 @@ class Command(BaseCommand):
         )
         target.add_argument(
             "--handle",
-            action="append",
+            action="extend",
+            nargs="+",
             metavar="HANDLE",
-            help="A session handle; repeat the option for several.",
+            help="A session handle; give several, or repeat the option.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             if options["user"] is not None:
                 try:
+                    # str(): call_command(user=user.pk) passes the primary key as it is.
                     revoked = engine.revoke_all_sessions_for_user(
-                        options["user"], reason=RevocationReason.ADMIN, revoked_by=REVOKED_BY
+                        str(options["user"]), reason=RevocationReason.ADMIN, revoked_by=REVOKED_BY
                     )
                 except ValueError as exc:
                     raise CommandError(str(exc)) from exc
             else:
-                handles = [_handle(value) for value in options["handle"]]
+                values = options["handle"]
+                # call_command(handle="...") passes one string as it is, not a list of them.
+                values = [values] if isinstance(values, str) else values
+                handles = [_handle(str(value)) for value in values]
                 revoked = engine.revoke_multiple_sessions(
                     handles, reason=RevocationReason.ADMIN, revoked_by=REVOKED_BY
                 )
         except ServiceUnavailable as exc:
             raise CommandError(f"The database is unavailable: {exc.__cause__ or exc}") from exc
-        self.stdout.write(f"Revoked {len(revoked)} session{'' if len(revoked) == 1 else 's'}.")
+        if options["verbosity"] >= 1:
+            self.stdout.write(f"Revoked {len(revoked)} session{'' if len(revoked) == 1 else 's'}.")
         if options["verbosity"] >= 2:
             for handle in revoked:
                 self.stdout.write(handle)

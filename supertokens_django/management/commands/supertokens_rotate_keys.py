@@ -41,10 +41,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = engine._now()
+        # Silent at --verbosity 0, as cron wants it: only errors then reach stderr.
+        write = self.stdout.write if options["verbosity"] >= 1 else _discard
         try:
             if st_settings.static_signing_key:
                 material = keyring.signing_material(now)
-                self.stdout.write(
+                write(
                     f"STATIC_SIGNING_KEY is set: nothing to rotate. Current key {material.kid} "
                     f"({material.algorithm})."
                 )
@@ -64,18 +66,18 @@ class Command(BaseCommand):
         except (ImproperlyConfigured, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if signer.signs_from > now:
-            self.stdout.write(
+            write(
                 f"New signing key {signer.kid} ({signer.algorithm}) is published and signs from "
                 f"{signer.signs_from.isoformat(timespec='seconds')} until "
                 f"{signer.signs_until.isoformat(timespec='seconds')}."
             )
             return
-        self.stdout.write(
+        write(
             f"Current signing key {signer.kid} ({signer.algorithm}), signs until "
             f"{signer.signs_until.isoformat(timespec='seconds')}."
         )
         if successor is not None:
-            self.stdout.write(
+            write(
                 f"Next key {successor.kid} is published and signs from "
                 f"{successor.signs_from.isoformat(timespec='seconds')}."
             )
@@ -83,6 +85,8 @@ class Command(BaseCommand):
             announce = signer.signs_until - announce_period(
                 st_settings.signing_key_rotation_interval
             )
-            self.stdout.write(
-                f"The next key will be published from {announce.isoformat(timespec='seconds')}."
-            )
+            write(f"The next key will be published from {announce.isoformat(timespec='seconds')}.")
+
+
+def _discard(message: str) -> None:
+    pass
