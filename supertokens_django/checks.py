@@ -38,12 +38,16 @@ E029  ``VERIFIED_TOKEN_CACHE_SIZE`` is not a non-negative int
 E030  ``DRF_USER`` is not "auto", "django" or "token"
 E031  ``BLACKLIST_MODE`` is not "immediate" or "bounded"
 E032  ``BLACKLIST_BOUND`` is not positive
+E033  ``SuperTokensMiddleware`` (or a subclass) is not in ``MIDDLEWARE``
+E034  ``supertokens_django.urls`` is mounted away from ``API_BASE_PATH`` (the refresh cookie's
+      ``Path`` would not match the refresh URL, so browsers would never send it there)
 W001  ``ACCESS_TOKEN_LIFETIME`` over a day
 W002  ``COOKIE_SECURE`` off outside ``DEBUG``
 W003  ``BLACKLIST_CACHE`` set while ``BLACKLISTING`` is off
 W004  ``SIGNING_KEY_ROTATION_INTERVAL`` shorter than twice the access-token lifetime
 W005  blacklisting served by ``DummyCache`` (stores nothing: every check queries the database)
 W006  ``BLACKLIST_MODE='bounded'`` while ``BLACKLISTING`` is off (the mode has no effect)
+W007  ``supertokens_django.urls`` is not in the URLconf (no refresh, sign-out or JWKS endpoint)
 ====  =========================================================================================
 """
 
@@ -88,6 +92,10 @@ def _error(msg: str, n: int, hint: str | None = None) -> Error:
 
 def _warning(msg: str, n: int, hint: str | None = None) -> Warning:
     return Warning(msg, hint=hint, id=_ID.format("W", n))
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("/") and not _BAD_PATH_CHARS.search(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -177,8 +185,7 @@ def _check_choices() -> list[CheckMessage]:
                 "The SDK tells a claim failure from an expired session by the status code.",
             )
         )
-    path = st_settings.get("API_BASE_PATH")
-    if not isinstance(path, str) or not path.startswith("/") or _BAD_PATH_CHARS.search(path):
+    if not _is_path(st_settings.get("API_BASE_PATH")):
         errors.append(
             _error(
                 "SUPERTOKENS['API_BASE_PATH'] must be a path starting with '/'.",
@@ -395,3 +402,73 @@ def _check_user_getter() -> list[CheckMessage]:
     if not callable(getter):
         return [_error(f"SUPERTOKENS['USER_GETTER'] {path!r} is not callable.", 27)]
     return []
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+@register(Tags.urls, Tags.compatibility)
+def check_wiring(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """What ``settings.py`` and ``urls.py`` must add for the settings to take effect: mistakes
+    that otherwise show only at run time, one as an ``ImproperlyConfigured`` on the first
+    request, the other as every user signed out an access-token lifetime after signing in."""
+    return _check_middleware() + _check_urls()
+
+
+def _check_middleware() -> list[CheckMessage]:
+    from .middleware import SuperTokensMiddleware
+    from .requests import MIDDLEWARE_PATH
+
+    for path in getattr(settings, "MIDDLEWARE", None) or ():
+        try:
+            middleware = import_string(path)
+        except ImportError:
+            continue  # Django reports a middleware it cannot import on its own
+        if isinstance(middleware, type) and issubclass(middleware, SuperTokensMiddleware):
+            return []
+    return [
+        _error(
+            f"'{MIDDLEWARE_PATH}' must be in MIDDLEWARE: sessions are verified, created and "
+            "written onto responses through it.",
+            33,
+            hint="Insert it after 'django.contrib.auth.middleware.AuthenticationMiddleware'.",
+        )
+    ]
+
+
+def _check_urls() -> list[CheckMessage]:
+    from django.urls import NoReverseMatch, reverse
+
+    from .transport import refresh_path
+
+    if not _is_path(st_settings.get("API_BASE_PATH")):
+        return []  # E010 says what to fix first
+    try:
+        mounted = reverse("supertokens_django:refresh")
+    except NoReverseMatch:
+        return [
+            _warning(
+                "supertokens_django.urls is not in the URLconf: the browser SDK's refresh and "
+                "sign-out calls would find nothing.",
+                7,
+                hint=f'Add path("{st_settings.api_base_path.lstrip("/")}/", '
+                'include("supertokens_django.urls")) to your urlpatterns.',
+            )
+        ]
+    except Exception:  # noqa: BLE001 - a URLconf that does not load is Django's own check's
+        return []
+    # The browser sees the path under the application's SCRIPT_NAME, which a check cannot know
+    # (FORCE_SCRIPT_NAME it can: reverse() includes it): API_BASE_PATH may carry such a prefix.
+    if refresh_path().endswith(mounted):
+        return []
+    return [
+        _error(
+            f"supertokens_django.urls serves the refresh endpoint at {mounted!r}, but "
+            f"SUPERTOKENS['API_BASE_PATH'] puts the refresh cookie on {refresh_path()!r}: "
+            "browsers would never send it there, so every session would end once its first "
+            "access token expires.",
+            34,
+            hint="Set API_BASE_PATH to the path where you include supertokens_django.urls, as "
+            "the browser sees it (with any prefix the application is served under).",
+        )
+    ]

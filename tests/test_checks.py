@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.conf import settings as django_settings
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import ERROR, WARNING, Tags, run_checks
 from django.test import override_settings
 
 from supertokens_django import checks
-from supertokens_django.checks import check_settings
+from supertokens_django.checks import check_settings, check_wiring
+from supertokens_django.middleware import SuperTokensMiddleware
 
 if TYPE_CHECKING:
     from pytest_django import Settings
@@ -26,6 +28,13 @@ SECRET = "a-static-hs256-secret-of-at-least-32-bytes"
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 DUMMY = "django.core.cache.backends.dummy.DummyCache"
 SHARED = "django.core.cache.backends.db.DatabaseCache"
+
+
+WITHOUT_OURS = [m for m in django_settings.MIDDLEWARE if "SuperTokens" not in m]
+
+
+class OurMiddleware(SuperTokensMiddleware):
+    """A project's subclass of the middleware: it counts as the middleware."""
 
 
 def get_user(user_id: str) -> None:
@@ -130,7 +139,8 @@ CASES: list[tuple[Any, dict[str, Any], list[str]]] = [
     ({"API_BASE_PATH": "/auth#top"}, {}, ["E010"]),
     ({"API_BASE_PATH": "/my auth"}, {}, ["E010"]),
     ({"API_BASE_PATH": "/auth;x"}, {}, ["E010"]),
-    ({"API_BASE_PATH": "/"}, {}, []),
+    # A path (no E010), but not where tests.urls mounts the URLs (E034, below).
+    ({"API_BASE_PATH": "/"}, {}, ["E034"]),
     ({"API_BASE_PATH": "/api/auth/"}, {}, []),
     # E011: API_DOMAIN
     ({"API_DOMAIN": "api.example.com"}, {}, ["E011"]),
@@ -211,6 +221,18 @@ CASES: list[tuple[Any, dict[str, Any], list[str]]] = [
     # The algorithm-confusion trap: an HMAC "secret" that is somebody's public key.
     ({"SIGNING_ALGORITHM": "HS256", "STATIC_SIGNING_KEY": RSA_PUBLIC_PEM}, {}, ["E022"]),
     ({"SIGNING_ALGORITHM": "HS256", "STATIC_SIGNING_KEY": RSA_PEM}, {}, ["E022"]),
+    # E033: the middleware, or a project's subclass of it
+    ({}, {"MIDDLEWARE": WITHOUT_OURS}, ["E033"]),
+    ({}, {"MIDDLEWARE": [*WITHOUT_OURS, "tests.test_checks.OurMiddleware"]}, []),
+    # One that does not import is Django's to report (on the first request).
+    ({}, {"MIDDLEWARE": [*WITHOUT_OURS, "tests.nope.Middleware"]}, ["E033"]),
+    # E034 / W007: the URLs, where API_BASE_PATH says (or under a SCRIPT_NAME prefix of it)
+    ({}, {"ROOT_URLCONF": "tests.urls_without_auth"}, ["W007"]),
+    ({}, {"ROOT_URLCONF": "tests.urls_auth_elsewhere"}, ["E034"]),
+    ({"API_BASE_PATH": "/api/auth"}, {"ROOT_URLCONF": "tests.urls_auth_elsewhere"}, []),
+    ({"API_BASE_PATH": "/api/auth/"}, {"ROOT_URLCONF": "tests.urls_auth_elsewhere"}, []),
+    ({"API_BASE_PATH": "/api/auth"}, {}, []),  # served with SCRIPT_NAME=/api
+    ({"API_BASE_PATH": "/other"}, {}, ["E034"]),
 ]
 
 
@@ -234,7 +256,7 @@ def test_check(
 ) -> None:
     _apply(settings, supertokens, django_settings)
 
-    messages = check_settings()
+    messages = check_settings() + check_wiring()
 
     assert ids(messages) == expected
     for message in messages:
@@ -262,6 +284,7 @@ def test_every_check_id_is_documented_and_tested() -> None:
 
 def test_the_defaults_pass() -> None:
     assert check_settings() == []
+    assert check_wiring() == []
 
 
 @override_settings(SUPERTOKENS={})
