@@ -9,18 +9,27 @@ headers the SDK sends with every call (``rid``, and ``anti-csrf`` when ``ANTI_CS
 ``SuperTokensAuthentication`` exactly as the frontend's would, the anti-CSRF check included:
 nothing is patched or bypassed.
 
+``refresh(client)`` then refreshes as the SDK does (``POST {API_BASE_PATH}/session/refresh``)
+and keeps what the SDK keeps from the answer: the new tokens, and under ``VIA_TOKEN`` the new
+``anti-csrf`` token, which the client's next unsafe call must carry.
+
 Django's test client sends every cookie on every request, whatever its ``Path``, so the refresh
 cookie also travels to views; the library reads it only at the refresh endpoint.
 """
 
 from __future__ import annotations
 
+import weakref
+from importlib import import_module
 from typing import Any, cast
 
 import django
 from asgiref.sync import sync_to_async
-from django.http import HttpResponse
+from django.apps import apps
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.http.request import HttpHeaders
+from django.http.response import HttpResponseBase
 from django.test import AsyncRequestFactory, Client, RequestFactory
 from django.test.client import AsyncClient
 
@@ -29,11 +38,13 @@ from .requests import create_new_session
 from .session import Session
 from .transport import Mode
 
-__all__ = ["asign_in", "sign_in"]
+__all__ = ["arefresh", "asign_in", "refresh", "sign_in"]
 
 #: The ``rid`` the SDK sends on calls other than the refresh (PROTOCOL.md §6 accepts any value).
 SDK_RID = "anti-csrf"
 _CLIENT_HEADERS = ("Authorization", "anti-csrf", "rid")
+#: A header-mode client's refresh token, which the SDK keeps apart from what it sends on calls.
+_refresh_tokens: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 def sign_in(
@@ -60,18 +71,40 @@ def sign_in(
             " sends no default headers (Django ticket #35414). Use a Client."
         )
     request = RequestFactory().post("/", headers={"st-auth-mode": mode})
+    _attach_django_session(request)
     transport.ensure_state(request, managed=True)
     session = create_new_session(request, user, jwt_payload=jwt_payload, session_data=session_data)
     response = transport.finalize(request, HttpResponse())
     _forget_tokens(client)
-    if mode == "cookie":
-        client.cookies.update(response.cookies)
-    else:
-        _set_header(client, "Authorization", f"Bearer {response[transport.ACCESS_HEADER]}")
+    _keep_django_session(client, request)
+    _keep_tokens(client, response, mode)
     _set_header(client, "rid", SDK_RID)
-    if response.has_header(transport.ANTI_CSRF):
-        _set_header(client, "anti-csrf", response[transport.ANTI_CSRF])
     return session
+
+
+def refresh(client: Client) -> HttpResponseBase:
+    """Refresh ``client``'s session as the SDK does, and keep what the SDK keeps; return the
+    response. On a 401 (a revoked session, theft) the client is signed out, as the SDK's is."""
+    mode = _mode_of(client)
+    access = _defaults(client).pop(_header_key(client, "Authorization"), None)
+    try:
+        response = client.post(transport.refresh_path(), **_refresh_headers(client, mode))
+    finally:
+        _restore(client, "Authorization", access)
+    _after_refresh(client, response, mode)
+    return response
+
+
+async def arefresh(client: AsyncClient) -> HttpResponseBase:
+    """:func:`refresh` for an ``AsyncClient`` (Django 5.2+)."""
+    mode = _mode_of(client)
+    access = _defaults(client).pop(_header_key(client, "Authorization"), None)
+    try:
+        response = await client.post(transport.refresh_path(), **_refresh_headers(client, mode))
+    finally:
+        _restore(client, "Authorization", access)
+    _after_refresh(client, response, mode)
+    return response
 
 
 async def asign_in(
@@ -86,6 +119,57 @@ async def asign_in(
     return await sync_to_async(sign_in)(
         client, user, mode=mode, jwt_payload=jwt_payload, session_data=session_data
     )
+
+
+def _attach_django_session(request: HttpRequest) -> None:
+    # A login view has one (SessionMiddleware), and user_logged_in receivers may write to it.
+    if apps.is_installed("django.contrib.sessions"):
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+
+
+def _keep_django_session(client: Client | AsyncClient, request: HttpRequest) -> None:
+    # What SessionMiddleware would do with a session the login wrote to: save it, set the cookie.
+    store = getattr(request, "session", None)
+    if store is not None and store.modified:
+        store.save()
+        client.cookies[settings.SESSION_COOKIE_NAME] = store.session_key
+
+
+def _keep_tokens(client: Client | AsyncClient, response: HttpResponseBase, mode: Mode) -> None:
+    if mode == "cookie":
+        client.cookies.update(response.cookies)
+    else:
+        _set_header(client, "Authorization", f"Bearer {response[transport.ACCESS_HEADER]}")
+        _refresh_tokens[client] = response[transport.REFRESH_HEADER]
+    if response.has_header(transport.ANTI_CSRF):
+        _set_header(client, "anti-csrf", response[transport.ANTI_CSRF])
+
+
+def _mode_of(client: Client | AsyncClient) -> Mode:
+    return "header" if client in _refresh_tokens else "cookie"
+
+
+def _restore(client: Client | AsyncClient, name: str, value: str | None) -> None:
+    if value is not None:
+        _set_header(client, name, value)
+
+
+def _refresh_headers(client: Client | AsyncClient, mode: Mode) -> dict[str, Any]:
+    # The SDK's refresh call: rid "session", the mode, and in header mode the refresh token as
+    # the Bearer (the caller took the access token's out of the client's defaults: an async
+    # client would send both).
+    headers = {"rid": "session", "st-auth-mode": mode}
+    if mode == "header":
+        headers["Authorization"] = f"Bearer {_refresh_tokens[client]}"
+    return {"headers": headers}
+
+
+def _after_refresh(client: Client | AsyncClient, response: HttpResponseBase, mode: Mode) -> None:
+    # Cookies: the test client applied the response's Set-Cookie (new tokens, or their removal).
+    if response.status_code == 200:
+        _keep_tokens(client, response, mode)
+    elif response.get(transport.FRONT_TOKEN) == "remove":
+        _forget_tokens(client)
 
 
 def _header_key(client: Client | AsyncClient, name: str) -> str:
@@ -110,3 +194,4 @@ def _forget_tokens(client: Client | AsyncClient) -> None:
         client.cookies.pop(name, None)
     for header in _CLIENT_HEADERS:
         _defaults(client).pop(_header_key(client, header), None)
+    _refresh_tokens.pop(client, None)

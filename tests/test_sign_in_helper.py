@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 import django
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth import user_logged_in
 from django.test import AsyncClient, Client
 
+from supertokens_django import revoke_session
 from supertokens_django.models import Session as SessionRow
-from supertokens_django.test import asign_in, sign_in
+from supertokens_django.test import arefresh, asign_in, refresh, sign_in
 from tests.http_helpers import REFRESH, Mode, fresh_keyring, json_body  # noqa: F401
 
 if TYPE_CHECKING:
@@ -111,6 +113,71 @@ def test_the_session_refreshes_at_the_real_endpoint(client: Client, user: User) 
     assert response.status_code == 200
     assert client.cookies["sAccessToken"].value != old_access
     assert json_body(client.get("/protected"))["handle"] == session.get_handle()
+
+
+@pytest.mark.parametrize("anti_csrf", ["VIA_CUSTOM_HEADER", "VIA_TOKEN"])
+def test_refresh_keeps_what_the_sdk_keeps(
+    client: Client, user: User, mode: Mode, anti_csrf: str, settings: Settings
+) -> None:
+    """After ``refresh(client)`` the client holds the new tokens and, under ``VIA_TOKEN``, the new
+    anti-CSRF token: its next unsafe call passes, as the SDK's would."""
+    settings.SUPERTOKENS = {"ANTI_CSRF": anti_csrf}
+    session = sign_in(client, user, mode=mode)
+    before = json_body(client.get("/protected"))
+
+    response = refresh(client)
+
+    assert response.status_code == 200
+    body = '{"n": 1}'
+    assert client.post("/session-data", body, content_type="application/json").status_code == 200
+    after = client.get("/protected")
+    assert json_body(after)["handle"] == session.get_handle() == before["handle"]
+    # The new access token is the one in use: its first use promoted the refreshed token.
+    assert SessionRow.objects.get(handle=session.get_handle()).refresh_token_hash_2 != ""
+    assert refresh(client).status_code == 200  # the refresh token kept is the new one
+
+
+def test_refresh_of_a_revoked_session_signs_the_client_out(
+    client: Client, user: User, mode: Mode
+) -> None:
+    session = sign_in(client, user, mode=mode)
+    revoke_session(session.get_handle())
+
+    response = refresh(client)
+
+    assert response.status_code == 401
+    assert json_body(response) == {"message": "unauthorised"}
+    assert client.get("/optional").status_code == 200
+    assert json_body(client.get("/optional"))["user_id"] is None
+
+
+def test_an_async_client_refreshes(async_client: AsyncClient, user: User, mode: Mode) -> None:
+    if django.VERSION < (5, 2):
+        pytest.skip("sign_in() needs Django 5.2 for an AsyncClient (Django ticket #35414)")
+    session = async_to_sync(asign_in)(async_client, user, mode=mode)
+
+    response = async_to_sync(arefresh)(async_client)
+
+    assert response.status_code == 200
+    described = json_body(async_to_sync(async_client.get)("/async/protected"))
+    assert described["handle"] == session.get_handle()
+    assert async_to_sync(arefresh)(async_client).status_code == 200
+
+
+def test_a_login_receiver_finds_a_django_session(client: Client, user: User) -> None:
+    """As in a login view, ``request.session`` exists; what a receiver writes to it is saved and
+    the client gets its cookie, as SessionMiddleware would do."""
+
+    def remember(sender: object, request: object, user: User, **kwargs: object) -> None:
+        request.session["signed_in_as"] = user.username  # type: ignore[attr-defined]
+
+    user_logged_in.connect(remember)
+    try:
+        sign_in(client, user)
+    finally:
+        user_logged_in.disconnect(remember)
+
+    assert client.session["signed_in_as"] == "alice"
 
 
 def test_signing_in_again_replaces_the_tokens(client: Client, user: User, other_user: User) -> None:
