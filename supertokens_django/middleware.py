@@ -28,7 +28,8 @@ class SuperTokensMiddleware(MiddlewareMixin):
             from .requests import get_session
 
             # Only reached when a view reads ``request.supertokens`` without the decorator:
-            # an absent session is ``None``; a bad one raises, and process_exception answers.
+            # an absent session is ``None`` (so the lazy object is falsy; ``is None`` is never
+            # true of it); a bad one raises, and process_exception answers.
             if _in_event_loop():
                 # Verification may need the database (a promotion, a key reload), which an
                 # async view cannot do synchronously: fail every time, not only after a refresh.
