@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import django
 import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.contrib.auth.models import User
 from django.db import models
 from django.db.models.signals import post_save
 from django.test import Client
 from django.test.utils import isolate_apps
+from pytest_django import DjangoAssertNumQueries
 from pytest_django import Settings as SettingsWrapper
 
 from supertokens_django import engine
@@ -89,6 +92,174 @@ def test_password_change_through_a_proxy_model(user: User) -> None:
     staff.set_password("a-new-password")
     staff.save()
     assert sessions_of(user) == set()
+
+
+def test_an_unusable_password_revokes_every_session(user: User, other_user: User) -> None:
+    # set_unusable_password() leaves ``_password`` alone, but the stored hash changes: Django's
+    # own sessions of the user end (their auth hash derives from the password field).
+    engine.create_session(user)
+    theirs = engine.create_session(other_user).session.get_handle()
+    user.set_unusable_password()
+    user.save()
+    assert sessions_of(user) == set()
+    assert sessions_of(other_user) == {theirs}
+    reasons = RevokedSession.objects.values_list("reason", flat=True)
+    assert set(reasons) == {RevocationReason.PASSWORD_CHANGE}
+
+
+def test_an_unusable_password_on_a_freshly_loaded_user(user: User) -> None:
+    engine.create_session(user)
+    loaded = User.objects.get(pk=user.pk)
+    loaded.set_unusable_password()
+    loaded.save(update_fields=["password"])
+    assert sessions_of(user) == set()
+
+
+def test_an_assigned_hash_revokes_every_session(user: User) -> None:
+    engine.create_session(user)
+    user.password = make_password("a-new-password")
+    user.save()
+    assert sessions_of(user) == set()
+    assert RevokedSession.objects.get().reason == RevocationReason.PASSWORD_CHANGE
+
+
+def test_an_unusable_password_with_the_setting_off_keeps_the_sessions(
+    user: User, settings: SettingsWrapper
+) -> None:
+    settings.SUPERTOKENS = {"REVOKE_SESSIONS_ON_PASSWORD_CHANGE": False}
+    handle = engine.create_session(user).session.get_handle()
+    user.set_unusable_password()
+    user.save()
+    assert sessions_of(user) == {handle}
+
+
+@pytest.mark.skipif(
+    django.VERSION < (5, 1), reason="the admin can disable password-based auth from Django 5.1"
+)
+def test_disabling_password_based_authentication_in_the_admin(
+    admin_client: Client, user: User
+) -> None:
+    # The admin's answer to a compromised account: "Password-based authentication: Disabled".
+    engine.create_session(user)
+    response = admin_client.post(
+        f"/admin/auth/user/{user.pk}/password/",
+        {"usable_password": "false", "password1": "", "password2": "", "unset-password": "1"},
+    )
+    assert response.status_code == 302, response.content
+    user.refresh_from_db()
+    assert not user.has_usable_password()
+    assert sessions_of(user) == set()
+    assert RevokedSession.objects.get().reason == RevocationReason.PASSWORD_CHANGE
+
+
+def test_other_saves_of_a_user_without_a_usable_password_keep_the_sessions(
+    django_user_model: type[User],
+) -> None:
+    # E.g. a single sign-on user: the password stays unusable, whatever else changes.
+    sso = django_user_model.objects.create_user(username="sso", password=None)
+    handle = engine.create_session(sso).session.get_handle()
+    sso.first_name = "Sam"
+    sso.save()
+    loaded = User.objects.get(pk=sso.pk)
+    loaded.last_name = "Smith"
+    loaded.save()
+    assert sessions_of(sso) == {handle}
+
+
+def test_other_saves_in_the_admin_keep_the_sessions(
+    admin_client: Client, django_user_model: type[User]
+) -> None:
+    sso = django_user_model.objects.create_user(username="sso", password=None)
+    handle = engine.create_session(sso).session.get_handle()
+    response = admin_client.post(
+        f"/admin/auth/user/{sso.pk}/change/",
+        {
+            "username": "sso",
+            "first_name": "Sam",
+            "is_active": "on",
+            "date_joined_0": "2024-01-01",
+            "date_joined_1": "00:00:00",
+            **{
+                f"supertokens_sessions-{field}": "0"
+                for field in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS")
+            },
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    sso.refresh_from_db()
+    assert sso.first_name == "Sam"
+    assert not sso.has_usable_password()
+    assert sessions_of(sso) == {handle}
+
+
+def test_a_save_that_leaves_the_password_out_keeps_the_sessions(user: User) -> None:
+    # update_last_login saves update_fields=["last_login"]: a new hash in memory is not stored.
+    handle = engine.create_session(user).session.get_handle()
+    user.set_unusable_password()
+    user.save(update_fields=["last_login"])
+    assert sessions_of(user) == {handle}
+    user.set_password("a-new-password")
+    user.save(update_fields=["last_login"])
+    assert sessions_of(user) == {handle}
+    user.refresh_from_db()
+    assert user.check_password("alice-password")
+
+
+def test_a_user_loaded_without_the_password_saves_without_revoking(
+    user: User, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    handle = engine.create_session(user).session.get_handle()
+    for loaded in (User.objects.defer("password").get(), User.objects.only("first_name").get()):
+        with django_assert_num_queries(1):  # the UPDATE: the password is neither read nor loaded
+            loaded.first_name = "Alice"
+            loaded.save()
+    assert sessions_of(user) == {handle}
+    loaded = User.objects.defer("password").get()
+    loaded.set_unusable_password()
+    loaded.save()  # set_unusable_password() cannot be seen here: no hash was loaded to compare
+    assert not User.objects.get().has_usable_password()
+
+
+def test_saving_other_fields_costs_no_query(
+    user: User, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    loaded = User.objects.get(pk=user.pk)
+    with django_assert_num_queries(1):
+        loaded.first_name = "Alice"
+        loaded.save()
+    with django_assert_num_queries(1):
+        user.save(update_fields=["last_login"])
+
+
+def test_a_refreshed_hash_saved_again_is_no_change(user: User) -> None:
+    # Another instance changed the password; this one, refreshed, writes the same hash back.
+    elsewhere = User.objects.get(pk=user.pk)
+    elsewhere.set_unusable_password()
+    elsewhere.save()
+    handle = engine.create_session(user).session.get_handle()  # signed in again since
+    user.refresh_from_db()
+    user.first_name = "Alice"
+    user.save()
+    assert sessions_of(user) == {handle}
+
+
+class FastPBKDF2PasswordHasher(PBKDF2PasswordHasher):
+    iterations = 2
+
+
+def test_a_hash_upgrade_at_sign_in_keeps_the_sessions(
+    user: User, settings: SettingsWrapper
+) -> None:
+    # check_password() re-hashes the same password with the preferred hasher and saves it: not a
+    # password change for Django's password_changed, nor here.
+    handle = engine.create_session(user).session.get_handle()
+    settings.PASSWORD_HASHERS = [
+        f"{__name__}.FastPBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    assert authenticate(username="alice", password="alice-password") is not None
+    assert User.objects.get().password.startswith("pbkdf2_sha256$2$")
+    assert sessions_of(user) == {handle}
 
 
 def test_deleting_a_user_revokes_their_sessions(user: User, other_user: User) -> None:
