@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -56,6 +58,14 @@ def _anonymous_user() -> type:
     return AnonymousUser
 
 
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _request_of(args: tuple[Any, ...]) -> HttpRequest:
     # Function views get the request first; methods decorated with method_decorator too.
     for arg in args[:2]:
@@ -95,6 +105,10 @@ def verify_session(
     methods are checked. ``session_required=False`` lets anonymous requests through with
     ``request.supertokens = None``. ``check_database=True`` checks revocation and payload
     freshness on this view even when blacklisting is off.
+
+    Async views are verified off the event loop; so are async class-based views decorated
+    through ``method_decorator(verify_session, name="dispatch")``, whose sync ``dispatch``
+    Django calls in the loop (the wrapper then returns a coroutine, as such a ``dispatch`` does).
     """
     if isinstance(view, bool):  # the seed's positional form: @verify_session(True)
         anti_csrf_check, view = view, None
@@ -108,25 +122,42 @@ def verify_session(
         )
 
     def decorator(fn: V) -> V:
+        async def arun(request: HttpRequest, args: tuple[Any, ...], kwargs: Any) -> HttpResponse:
+            """Verify without blocking the event loop, then run ``fn`` (awaited if it returns
+            an awaitable: an async view, or the sync ``dispatch`` of an async class-based view)."""
+            _require_middleware(request)
+            try:
+                session = await averify(request)
+            except SuperTokensError as exc:
+                return transport.error_response(request, exc)
+            _bind_user(request, session)
+            response = fn(*args, **kwargs)
+            if inspect.isawaitable(response):
+                response = await response
+            return response  # type: ignore[no-any-return]
+
         if iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
-                request = _request_of(args)
-                _require_middleware(request)
-                try:
-                    session = await averify(request)
-                except SuperTokensError as exc:
-                    return transport.error_response(request, exc)
-                _bind_user(request, session)
-                return await fn(*args, **kwargs)  # type: ignore[no-any-return]
+                return await arun(_request_of(args), args, kwargs)
 
             wrapper: Any = async_wrapper
         else:
 
             @functools.wraps(fn)
             def sync_wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
-                request = args[0] if args and type(args[0]) is WSGIRequest else _request_of(args)
+                request: HttpRequest
+                if args and type(args[0]) is WSGIRequest:
+                    request = args[0]
+                else:
+                    request = _request_of(args)
+                    if _in_event_loop():
+                        # An async class-based view under method_decorator: its ``dispatch`` is
+                        # sync, but Django calls it in the event loop and awaits what it returns.
+                        # Verifying here would touch the database from the loop (a promotion,
+                        # blacklisting, check_database, a key reload): SynchronousOnlyOperation.
+                        return arun(request, args, kwargs)  # type: ignore[return-value]
                 state = transport.state_of(request)
                 if state is None or not state.managed:
                     state = _require_middleware(request)
