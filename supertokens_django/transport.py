@@ -360,8 +360,19 @@ def _no_store(response: HttpResponse) -> None:
     patch_cache_control(response, no_store=True, private=True)
 
 
-def _vary_on_cookie(response: HttpResponse) -> None:
-    """``patch_vary_headers(response, ("Cookie",))``, cheaply in the usual case.
+#: The request headers a session is read from: ``Authorization`` carries a header-mode session
+#: (and is consulted in either mode), ``Cookie`` a cookie-mode one.
+_VARY_ON = ("Cookie", "Authorization")
+_VARY_VALUE = ", ".join(_VARY_ON)
+
+
+def _vary_on_credentials(response: HttpResponse) -> None:
+    """``patch_vary_headers(response, ("Cookie", "Authorization"))``, cheaply in the usual case.
+
+    A response that depends on the session must vary on every header the session can come
+    from, or a cache keys it on neither: Django 4.2's cache middleware and ``cache_page`` add
+    nothing for ``Authorization`` (5.x adds it, but not to a ``Cache-Control: public``
+    response), so a header-mode user's page would be served to anyone without cookies.
 
     Every verified request comes here, and most responses have no ``Vary`` yet. Django's public
     ways to ask (``has_header``, ``in``, ``get``) raise and catch a ``KeyError`` inside, and
@@ -371,9 +382,9 @@ def _vary_on_cookie(response: HttpResponse) -> None:
     """
     store = getattr(response.headers, "_store", None)
     if type(store) is dict and "vary" not in store:
-        store["vary"] = ("Vary", "Cookie")
+        store["vary"] = ("Vary", _VARY_VALUE)
     else:
-        patch_vary_headers(response, ("Cookie",))
+        patch_vary_headers(response, _VARY_ON)
 
 
 def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
@@ -383,7 +394,7 @@ def finalize(request: HttpRequest, response: HttpResponse) -> HttpResponse:
         return response
     state.written = True
     if state.verified or state.issued is not None:
-        _vary_on_cookie(response)
+        _vary_on_credentials(response)
     # Like Django's session middleware, a server error writes nothing: the client keeps the
     # tokens it had, which the database still accepts (a refresh never invalidates its parent).
     if response.status_code >= 500:
@@ -432,6 +443,6 @@ def error_response(request: HttpRequest | None, exc: SuperTokensError) -> HttpRe
         state = state_of(request)
         if state is not None:
             state.written = True  # nothing queued may follow an error
-        patch_vary_headers(response, ("Cookie",))
+        _vary_on_credentials(response)
     _no_store(response)
     return response

@@ -290,21 +290,23 @@ def test_finalize_without_state_or_twice_changes_nothing() -> None:
     transport.ensure_state(request).verified = True
     transport.finalize(request, response)
     transport.finalize(request, response)
-    assert response["Vary"] == "Cookie"
+    assert response["Vary"] == "Cookie, Authorization"
     assert response.has_header("vary")
-    assert ("Vary", "Cookie") in response.items()
+    assert ("Vary", "Cookie, Authorization") in response.items()
 
 
 @pytest.mark.parametrize(
     ("before", "after"),
     [
-        (None, "Cookie"),
-        ("Accept-Encoding", "Accept-Encoding, Cookie"),
-        ("cookie", "cookie"),
+        (None, "Cookie, Authorization"),
+        ("Accept-Encoding", "Accept-Encoding, Cookie, Authorization"),
+        ("cookie", "cookie, Authorization"),
+        ("authorization", "authorization, Cookie"),
+        ("Cookie, Authorization", "Cookie, Authorization"),
         ("*", "*"),
     ],
 )
-def test_vary_cookie_joins_what_the_response_varies_on(before: str | None, after: str) -> None:
+def test_vary_joins_what_the_response_varies_on(before: str | None, after: str) -> None:
     request, response = rf.get("/"), HttpResponse()
     if before is not None:
         response["Vary"] = before
@@ -408,7 +410,7 @@ def test_error_response(
     assert json_body(response) == body
     assert exc.detail not in response.content.decode() or not exc.detail
     assert "no-store" in response["Cache-Control"]
-    assert "Cookie" in response["Vary"]
+    assert response["Vary"] == "Cookie, Authorization"
     if cleared:
         assert_cleared_both_modes(response)
     else:
