@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -260,13 +261,26 @@ def _samesite() -> SameSite:
     return cast(SameSite, st_settings.cookie_samesite)
 
 
+def _as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime, reading a naive one as the process's local time.
+
+    With ``USE_TZ = False`` Django's clock (``timezone.now()``, hence the engine's expiry
+    times) is naive local time, while ``set_cookie`` reads a naive ``expires`` as UTC: west of
+    UTC a refresh cookie shorter than the offset was expired when set, east of UTC it outlived
+    its session. ``astimezone`` reads a naive datetime exactly as ``datetime.now()`` produced
+    it, and as the tokens' epoch claims (``datetime.timestamp()``) do, whatever time zone a
+    middleware has activated for the request.
+    """
+    return moment.astimezone(dt_timezone.utc) if timezone.is_naive(moment) else moment
+
+
 def _set_cookie(
     response: HttpResponse, name: str, value: str, expires: datetime, path: str
 ) -> None:
     response.set_cookie(
         name,
         value,
-        expires=expires,
+        expires=_as_utc(expires),
         path=path,
         domain=st_settings.cookie_domain,
         secure=st_settings.cookie_secure,
