@@ -220,10 +220,13 @@ async def ais_revoked(handle: str) -> bool:
 
 
 def _in_database(handle: str) -> bool:
+    from . import db
     from .models import RevokedSession
 
     try:
-        return RevokedSession.objects.filter(handle=handle).exists()
+        # The primary, never a replica that may not have the revocation yet (db.write_alias).
+        alias = db.write_alias(RevokedSession)
+        return RevokedSession.objects.using(alias).filter(handle=handle).exists()
     except DatabaseError as exc:
         raise ServiceUnavailable("revocation list unavailable") from exc
 

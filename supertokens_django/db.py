@@ -25,10 +25,19 @@ _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
 _TRANSIENT_MYSQL_CODES = {1205, 1213}
 
 
-def write_alias() -> str:
-    from .models import Session
+def write_alias(model: type[models.Model] | None = None) -> str:
+    """The database the engine reads and writes ``model`` (default: ``Session``) on.
 
-    return router.db_for_write(Session)
+    Reads that a decision rests on (is this session revoked, does its row still exist, which
+    signing keys exist) go here too, not to ``router.db_for_read``: with a primary/replica
+    router a replica that lags would answer "live" for a session revoked a moment ago, or not
+    know a signing key another process has just stored.
+    """
+    if model is None:
+        from .models import Session
+
+        model = Session
+    return router.db_for_write(model)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -73,7 +82,7 @@ def insert(model: type[models.Model], values: dict[str, Any]) -> None:
     statement itself on a local database. Every value is prepared by its field, as a save
     prepares it, so each backend gets what it expects (UUIDs, JSON, datetimes, addresses).
     """
-    connection = connections[router.db_for_write(model)]
+    connection = connections[write_alias(model)]
     qn = connection.ops.quote_name
     fields = [cast("models.Field[Any, Any]", model._meta.get_field(name)) for name in values]
     columns = ", ".join(qn(cast(str, field.column)) for field in fields)

@@ -386,7 +386,8 @@ def _check_row(session: Session, access: AccessToken, now: datetime) -> None:
     """``check_database``: the row must exist, and a changed payload is re-issued at once."""
     row = db.run(
         lambda: (
-            SessionRow.objects.filter(handle=access.handle, expires_at__gt=now)
+            SessionRow.objects.using(db.write_alias())
+            .filter(handle=access.handle, expires_at__gt=now)
             .values("jwt_payload")
             .first()
         ),
@@ -511,7 +512,8 @@ def _delete_where(
     def revoke() -> list[tuple[str, str, Any]]:
         rows = [
             (str(h), s, u)
-            for h, s, u in SessionRow.objects.select_for_update()
+            for h, s, u in SessionRow.objects.using(db.write_alias())
+            .select_for_update()
             .filter(**filters)
             .values_list("handle", "subject", "user_id")
         ]
@@ -578,7 +580,8 @@ def get_all_session_handles_for_user(user: UserOrId) -> list[str]:
     return db.run(
         lambda: [
             str(h)
-            for h in SessionRow.objects.active(_now())
+            for h in SessionRow.objects.using(db.write_alias())
+            .active(_now())
             .for_user(user_id)
             .values_list("handle", flat=True)
         ],
@@ -593,7 +596,9 @@ def _live(handle: str) -> Any:
     valid = _handle(handle)
     if valid is None:
         raise Unauthorised("no such session")
-    return SessionRow.objects.filter(handle=valid, expires_at__gt=_now())
+    # Reads as well as writes on the primary (db.write_alias): a replica may still have a row
+    # that was revoked, or not yet have one just created.
+    return SessionRow.objects.using(db.write_alias()).filter(handle=valid, expires_at__gt=_now())
 
 
 def get_session_data(handle: str) -> dict[str, Any]:
@@ -671,7 +676,12 @@ async def aupdate_jwt_payload(handle: str, payload: dict[str, Any]) -> None:
 
 async def aget_all_session_handles_for_user(user: UserOrId) -> list[str]:
     user_id, _ = resolve_user(user)
-    qs = SessionRow.objects.active(_now()).for_user(user_id).values_list("handle", flat=True)
+    qs = (
+        SessionRow.objects.using(db.write_alias())
+        .active(_now())
+        .for_user(user_id)
+        .values_list("handle", flat=True)
+    )
 
     async def collect() -> list[str]:
         return [str(h) async for h in qs]

@@ -40,6 +40,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, transaction
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from . import db
 from .conf import Resolved, st_settings
 from .exceptions import ServiceUnavailable
 from .tokens import SigningMaterial
@@ -354,7 +355,11 @@ class KeyRing:
         from .models import SigningKey
 
         try:
-            top = SigningKey.objects.order_by("-generation").values_list("generation", flat=True)
+            top = (
+                SigningKey.objects.using(db.write_alias(SigningKey))
+                .order_by("-generation")
+                .values_list("generation", flat=True)
+            )
             return top.first() or 0
         except DatabaseError as exc:
             raise ServiceUnavailable("signing keys could not be loaded") from exc
@@ -373,9 +378,10 @@ class KeyRing:
         private = generate_private_key(algorithm)
         kid = secrets.token_hex(8)
         lifetime = st_settings.access_token_lifetime
+        alias = db.write_alias(SigningKey)
         try:
-            with transaction.atomic():
-                SigningKey.objects.create(
+            with transaction.atomic(using=alias):
+                SigningKey.objects.using(alias).create(
                     kid=kid,
                     generation=generation,
                     algorithm=algorithm,
@@ -396,7 +402,11 @@ class KeyRing:
         from .models import SigningKey
 
         try:
-            rows = list(SigningKey.objects.filter(verifies_until__gt=now, algorithm=algorithm))
+            rows = list(
+                SigningKey.objects.using(db.write_alias(SigningKey)).filter(
+                    verifies_until__gt=now, algorithm=algorithm
+                )
+            )
         except DatabaseError as exc:
             raise ServiceUnavailable("signing keys could not be loaded") from exc
         # A kid's key never changes: keep what is already decrypted and parsed. Parsing an RSA
