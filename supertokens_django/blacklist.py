@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -149,18 +148,23 @@ def is_revoked(handle: str) -> bool:
     return revoked
 
 
-#: One reader per cache backend instance (Django keeps one instance per thread and alias).
-_readers: weakref.WeakKeyDictionary[BaseCache, Callable[[str], Any]] = weakref.WeakKeyDictionary()
+#: Where :func:`_reader` keeps a backend instance's reader: on the instance itself, so that it
+#: goes when the instance goes. Django makes one instance per thread and alias, and under ASGI
+#: one per request (each request runs in a context of its own); a table kept here, even one
+#: with weak keys, would keep them all alive, as its values refer back to their instances.
+_READER_ATTRIBUTE = "_supertokens_blacklist_reader"
 
 
 def _reader(cache: BaseCache) -> Callable[[str], Any]:
-    reader = _readers.get(cache)
+    """The function that reads one key of ``cache``: :func:`_make_reader`'s, made once per
+    instance (one dict lookup from then on), or ``cache.get``."""
+    reader: Callable[[str], Any] | bool | None = cache.__dict__.get(_READER_ATTRIBUTE)
     if reader is None:
-        reader = _readers[cache] = _make_reader(cache)
-    return reader
+        reader = cache.__dict__[_READER_ATTRIBUTE] = _make_reader(cache) or False
+    return reader or cache.get  # type: ignore[return-value]
 
 
-def _make_reader(cache: BaseCache) -> Callable[[str], Any]:
+def _make_reader(cache: BaseCache) -> Callable[[str], Any] | None:
     """``cache.get`` for one key, by a shorter path to the same answer on Django's RedisCache.
 
     ``RedisCache.get`` builds a new redis-py client object on every call, which on loopback
@@ -168,19 +172,23 @@ def _make_reader(cache: BaseCache) -> Callable[[str], Any]:
     immediate mode. This keeps one read client per backend instance (redis-py clients are
     thread-safe over their connection pool) and reads the very key and format ``get`` would
     (``make_key``, the backend's serializer). Any other backend, or a subclass that may shard
-    or serialize differently, keeps its own ``get``.
+    or serialize differently, keeps its own ``get`` (``None`` here).
+
+    The reader refers to nothing that refers back to ``cache`` (it is stored on ``cache``): it
+    makes the key as ``BaseCache.make_key`` does, from the instance's key function, prefix and
+    version, so the instance is freed by reference counting as soon as Django lets it go.
     """
     from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
     backend = getattr(cache, "_cache", None) if type(cache) is RedisCache else None
     if type(backend) is not RedisCacheClient:
-        return cache.get
+        return None
     client = backend.get_client(write=False)
     loads = backend._serializer.loads  # type: ignore[attr-defined]
-    make_key = cache.make_key
+    key_func, key_prefix, version = cache.key_func, cache.key_prefix, cache.version
 
     def get(key: str) -> Any:
-        value = client.get(make_key(key))
+        value = client.get(key_func(key, key_prefix, version))
         return None if value is None else loads(value)
 
     return get
