@@ -40,6 +40,29 @@ def write_alias(model: type[models.Model] | None = None) -> str:
     return router.db_for_write(model)
 
 
+def in_transaction(alias: str) -> bool:
+    """Whether ``alias`` has a transaction open that may still roll back: a caller's atomic
+    block (``ATOMIC_REQUESTS``, an admin action, ``transaction.atomic`` around our calls).
+
+    The atomic blocks Django's ``TestCase`` wraps each test in do not count: they stand for
+    the database as the test sees it, as they do for ``atomic(durable=True)``. So inside a test
+    what waits for a commit elsewhere happens at once, as it does in autocommit.
+    """
+    connection = connections[alias]
+    return connection.in_atomic_block and not all(
+        getattr(block, "_from_testcase", False) for block in connection.atomic_blocks
+    )
+
+
+def on_commit(func: Callable[[], None], alias: str) -> None:
+    """Run ``func`` once the caller's transaction on ``alias`` commits (never if it rolls
+    back), or at once outside one (see :func:`in_transaction`)."""
+    if in_transaction(alias):
+        transaction.on_commit(func, using=alias)
+    else:
+        func()
+
+
 def is_transient(exc: BaseException) -> bool:
     cause = exc.__cause__
     if getattr(cause, "sqlstate", None) in _TRANSIENT_SQLSTATES:

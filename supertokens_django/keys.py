@@ -15,6 +15,19 @@ A forced rotation ("rotate now") keeps the same rule in small: its key is publis
 ``FORCED_KEY_NOTICE`` before it signs, because a process that reloaded its keys just before the
 new key was stored reloads again on an unknown ``kid`` only after ``UNKNOWN_KID_RELOAD_SECONDS``.
 No process can see a token signed with a key it may not reload yet.
+
+A key stored inside a caller's transaction (``ATOMIC_REQUESTS``: the first signature of a
+deployment, or one in the announce window, happens in the view's transaction) exists for that
+transaction only until it commits, and never if it rolls back. The call that stored it may sign
+with it (as may later calls in the same transaction): the token leaves with the response, after
+the commit (``transport`` holds tokens issued inside a transaction back from an error response,
+which is when Django rolls the view's transaction back). The process shares the key with its
+other threads and requests only once the transaction has committed (``transaction.on_commit``);
+until then they go on as if it did not exist, exactly as other processes do, and a rollback
+leaves nothing behind: no key that only this process knows, no successor believed announced.
+Reads and writes of keys go to the primary (``router.db_for_write``). A forced rotation counts
+``FORCED_KEY_NOTICE`` from when its key is stored, so run it outside a transaction
+(``supertokens_rotate_keys --force`` does).
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
 import threading
@@ -254,6 +268,9 @@ class KeyRing:
         self._lock = threading.Lock()
         self._state: _State | None = None
         self._undecryptable: set[str] = set()
+        #: Keys this process stored inside a caller's transaction that has not committed yet:
+        #: left out of ``_state`` until it commits (see the module docstring).
+        self._uncommitted: set[str] = set()
 
     def reset(self) -> None:
         """Forget everything loaded (tests, and after ``SECRET_KEY`` changes)."""
@@ -379,6 +396,7 @@ class KeyRing:
         kid = secrets.token_hex(8)
         lifetime = st_settings.access_token_lifetime
         alias = db.write_alias(SigningKey)
+        uncommitted = db.in_transaction(alias)
         try:
             with transaction.atomic(using=alias):
                 SigningKey.objects.using(alias).create(
@@ -396,7 +414,21 @@ class KeyRing:
             return False  # another worker created a key since we looked: decide again
         except DatabaseError as exc:
             raise ServiceUnavailable("a signing key could not be stored") from exc
+        if uncommitted:
+            # Visible to this transaction only, and gone if it rolls back: the caller may sign
+            # with it, this process publishes it once it commits (never if it rolls back).
+            self._uncommitted.add(kid)
+            transaction.on_commit(functools.partial(self._committed, kid), using=alias)
         return True
+
+    def _committed(self, kid: str) -> None:
+        """``kid``'s transaction committed: the next signature, and the next token signed with
+        it, reload the keys at once (no database access here: the commit has succeeded)."""
+        with self._lock:
+            self._uncommitted.discard(kid)
+            state = self._state
+            if state is not None:
+                self._state = _State(state.algorithm, state.keys, -math.inf)
 
     def _load(self, now: datetime, algorithm: str) -> _State:
         from .models import SigningKey
@@ -432,8 +464,17 @@ class KeyRing:
                     private,
                 )
             )
-        self._state = _State(algorithm, tuple(keys), time.monotonic())
-        return self._state
+        state = _State(algorithm, tuple(keys), time.monotonic())
+        # What this process shares (with its other threads and later requests) leaves out keys
+        # of transactions that have not committed yet; the caller, whose transaction may be one
+        # of them, gets everything it read.
+        uncommitted = self._uncommitted
+        if uncommitted and any(k.kid in uncommitted for k in keys):
+            shared = tuple(k for k in keys if k.kid not in uncommitted)
+            self._state = _State(algorithm, shared, state.loaded_at)
+        else:
+            self._state = state
+        return state
 
     def _skip_undecryptable(self, kid: str, exc: Exception) -> None:
         """A key stored under a secret this process no longer has (``SECRET_KEY`` replaced
