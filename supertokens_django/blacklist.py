@@ -27,6 +27,10 @@ Two modes (``BLACKLIST_MODE``):
     shared store sees at most one query per handle, per process, per bound, instead of one per
     request. The local memory holds at most :data:`LOCAL_MAX_ENTRIES` handles (oldest first
     out), which costs speed, never the bound.
+
+A revocation made inside a caller's transaction (``ATOMIC_REQUESTS``, an admin action) writes
+the cache's ``"1"`` only once that transaction commits, never if it rolls back; in the bounded
+mode the revoking process marks the handles locally at once and again at the commit.
 """
 
 from __future__ import annotations
@@ -239,15 +243,20 @@ def _in_database(handle: str) -> bool:
         raise ServiceUnavailable("revocation list unavailable") from exc
 
 
+def mark_locally(handles: Iterable[str]) -> None:
+    """In the bounded mode, remember ``handles`` as revoked in this process (from now on)."""
+    if _bound() is not None:
+        marked = monotonic()
+        for handle in handles:
+            local_verdicts.put(handle, marked, True)
+
+
 def remember_revoked(handles: Iterable[str], lifetime: timedelta) -> None:
     """Mark ``handles`` revoked in the cache (called once the revocation has committed), and in
     this process's bounded-mode memory, so the process that revokes refuses at once."""
     cache = _cache()
     handles = list(handles)
-    if _bound() is not None:
-        marked = monotonic()
-        for handle in handles:
-            local_verdicts.put(handle, marked, True)
+    mark_locally(handles)
     if cache is None or not handles:
         return
     try:

@@ -54,7 +54,7 @@ def in_transaction(alias: str) -> bool:
     )
 
 
-def on_commit(func: Callable[[], None], alias: str) -> None:
+def on_commit(func: Callable[[], object], alias: str) -> None:
     """Run ``func`` once the caller's transaction on ``alias`` commits (never if it rolls
     back), or at once outside one (see :func:`in_transaction`)."""
     if in_transaction(alias):

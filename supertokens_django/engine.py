@@ -19,6 +19,7 @@ step 4, so forgery cannot revoke anybody.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.sync import sync_to_async
 from django.db import connections
 from django.db import models as dj_models
+from django.dispatch import Signal
 from django.utils import timezone
 
 from . import blacklist, db, fastpath, promotion
@@ -215,7 +217,7 @@ def create_session(
     }
     db.run(lambda: db.insert(SessionRow, row), atomic=False)
     session = Session(access, issuer=issuer, user=user_obj)
-    session_created.send(SessionRow, handle=handle, user_id=user_id, request=request)
+    _send_on_commit(session_created, handle=handle, user_id=user_id, request=request)
     return SessionTokens(
         session=session,
         access_token=access,
@@ -254,7 +256,10 @@ def refresh_session(
         raise Unauthorised("session not found or expired")
     user_id, handle = row.subject, parsed.handle
     if outcome == "theft":
-        _after_revocation([handle], RevocationReason.THEFT, "", {handle: user_id})
+        # At once, even inside a caller's transaction: should it roll back, the middleware
+        # revokes again after the view (``confirm_theft``), and a signal and a "1" in the cache
+        # for a session whose token was stolen err on the safe side.
+        _announce_revocation([handle], RevocationReason.THEFT, "", {handle: user_id})
         security_logger.warning(
             "refresh token reuse: session %s of user %s revoked", handle, user_id
         )
@@ -277,8 +282,12 @@ def refresh_session(
         issuer=issuer,
         now=now,
     )
-    session_refreshed.send(
-        SessionRow, handle=handle, user_id=user_id, promoted=outcome == "promoted", request=request
+    _send_on_commit(
+        session_refreshed,
+        handle=handle,
+        user_id=user_id,
+        promoted=outcome == "promoted",
+        request=request,
     )
     return SessionTokens(
         session=Session(access, issuer=issuer),
@@ -489,7 +498,31 @@ def _remember_revoked(handles: list[str]) -> None:
     blacklist.remember_revoked(handles, st_settings.access_token_lifetime + st_settings.leeway)
 
 
+def _send_on_commit(signal: Signal, **kwargs: Any) -> None:
+    """Send ``signal`` (sender: the Session model) once the caller's transaction commits, never
+    if it rolls back; at once outside one (``db.on_commit``)."""
+    db.on_commit(functools.partial(signal.send, SessionRow, **kwargs), db.write_alias())
+
+
 def _after_revocation(
+    handles: list[str], reason: str, revoked_by: str, user_ids: dict[str, str]
+) -> None:
+    """Tell the cache and send ``session_revoked`` once the revocation commits (at once outside
+    a caller's transaction), never if it rolls back: a "1" in the cache would refuse a live
+    session for as long as an access token lives.
+
+    The bounded mode's memory of this process is marked at once as well, so that the process
+    that revokes refuses at once, from inside the transaction on; should it roll back, the
+    handles are refused here for at most ``BLACKLIST_BOUND`` (it fails closed)."""
+    alias = db.write_alias()
+    if db.in_transaction(alias):
+        blacklist.mark_locally(handles)
+    db.on_commit(
+        functools.partial(_announce_revocation, handles, reason, revoked_by, user_ids), alias
+    )
+
+
+def _announce_revocation(
     handles: list[str], reason: str, revoked_by: str, user_ids: dict[str, str]
 ) -> None:
     _remember_revoked(handles)
