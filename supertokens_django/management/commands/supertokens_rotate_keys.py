@@ -19,7 +19,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from supertokens_django import engine
+from supertokens_django import db, engine
 from supertokens_django.conf import st_settings
 from supertokens_django.exceptions import ServiceUnavailable
 from supertokens_django.keys import announce_period, keyring
@@ -53,7 +53,9 @@ class Command(BaseCommand):
                 return
             signer = keyring.ensure_keys(now, force=options["force"])
             successor = (
-                SigningKey.objects.filter(
+                # The primary, where the key ring just looked: a replica may not have it yet.
+                SigningKey.objects.using(db.write_alias(SigningKey))
+                .filter(
                     algorithm=signer.algorithm,
                     generation__gt=signer.generation,
                     verifies_until__gt=now,
