@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -19,6 +18,7 @@ from django.utils.log import log_response
 
 from . import transport
 from .exceptions import SuperTokensError
+from .middleware import in_event_loop
 from .requests import aget_session, require_middleware, verify_request
 from .session import Session
 
@@ -142,14 +142,6 @@ def _is_authenticated(request: HttpRequest) -> bool:
     return bool(request.user.is_authenticated)
 
 
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _request_of(args: tuple[Any, ...]) -> HttpRequest:
     # Function views get the request first; methods decorated with method_decorator too.
     for arg in args[:2]:
@@ -250,7 +242,7 @@ def verify_session(
                     request = args[0]
                 else:
                     request = _request_of(args)
-                    if _in_event_loop():
+                    if in_event_loop():
                         # An async class-based view under method_decorator: its ``dispatch`` is
                         # sync, but Django calls it in the event loop and awaits what it returns.
                         # Verifying here would touch the database from the loop (a promotion,

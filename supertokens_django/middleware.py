@@ -30,7 +30,7 @@ class SuperTokensMiddleware(MiddlewareMixin):
             # Only reached when a view reads ``request.supertokens`` without the decorator:
             # an absent session is ``None`` (so the lazy object is falsy; ``is None`` is never
             # true of it); a bad one raises, and process_exception answers.
-            if _in_event_loop():
+            if in_event_loop():
                 # Verification may need the database (a promotion, a key reload), which an
                 # async view cannot do synchronously: fail every time, not only after a refresh.
                 raise SynchronousOnlyOperation(
@@ -56,7 +56,8 @@ class SuperTokensMiddleware(MiddlewareMixin):
         return transport.finalize(request, response)
 
 
-def _in_event_loop() -> bool:
+def in_event_loop() -> bool:
+    """Whether this thread runs an event loop (where the ORM may not be used synchronously)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

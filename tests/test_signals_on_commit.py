@@ -47,10 +47,10 @@ def received() -> Iterator[list[tuple[Signal, dict[str, Any]]]]:
         got.append((signal, kwargs))
 
     for signal in signals:
-        signal.connect(receiver, weak=False, dispatch_uid="test_core_review_signals")
+        signal.connect(receiver, weak=False, dispatch_uid="test_signals_on_commit")
     yield got
     for signal in signals:
-        signal.disconnect(dispatch_uid="test_core_review_signals")
+        signal.disconnect(dispatch_uid="test_signals_on_commit")
 
 
 @pytest.fixture
