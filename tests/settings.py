@@ -107,17 +107,23 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def _replica(primary: dict[str, Any]) -> dict[str, Any]:
+    """A second database of the same kind standing in for a read replica that lags (it never
+    replicates): tests route reads to it with their own router to show what must read the
+    primary. No router sends anything there unless a test installs one, and pytest-django
+    creates its test database only for tests that list it in ``databases``."""
+    if TEST_DB == "sqlite":
+        return {
+            **primary,
+            "NAME": os.path.join(_sqlite_dir(), "replica.sqlite3"),
+            "TEST": {"NAME": os.path.join(_sqlite_dir(), "test_replica.sqlite3")},
+        }
+    return {**primary, "TEST": {**primary["TEST"], "NAME": f"{primary['TEST']['NAME']}_replica"}}
+
+
 DATABASES = {"default": _database()}
-if TEST_DB == "sqlite":
-    # A second SQLite database standing in for a read replica that lags (never replicates):
-    # tests route reads to it with their own router to show what must read the primary. No
-    # router sends anything there unless a test installs one, and pytest-django creates its
-    # test database only for tests that list it in ``databases``.
-    DATABASES["replica"] = {
-        **DATABASES["default"],
-        "NAME": os.path.join(_sqlite_dir(), "replica.sqlite3"),
-        "TEST": {"NAME": os.path.join(_sqlite_dir(), "test_replica.sqlite3")},
-    }
+DATABASES["replica"] = _replica(DATABASES["default"])
 
 # "blacklist" always exists; tests that want the revocation list in a cache opt in with
 # SUPERTOKENS = {"BLACKLIST_CACHE": "blacklist"}.

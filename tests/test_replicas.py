@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.conf import settings
 from pytest_django import Settings
 
 from supertokens_django import engine
@@ -21,7 +20,6 @@ from supertokens_django.models import Session as SessionRow
 from supertokens_django.models import SigningKey
 
 pytestmark = [
-    pytest.mark.skipif("replica" not in settings.DATABASES, reason="SQLite legs only"),
     pytest.mark.django_db(databases=["default", "replica"]),
 ]
 
