@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import connections
 from pytest_django import Settings
 
 from supertokens_django import blacklist, engine
@@ -94,9 +96,15 @@ def test_verification_under_asgi_frees_each_request_instance(
     async def one_request() -> None:
         await engine.averify_access_token(token)
 
+    async def close_connections() -> None:
+        # The requests' ORM calls ran on asgiref's one thread for thread-sensitive work; its
+        # connection would outlive the test and block the test database's teardown.
+        await sync_to_async(connections.close_all)()
+
     def serve() -> None:
         for _ in range(30):
             asyncio.run(one_request())
+        asyncio.run(close_connections())
 
     _in_a_fresh_thread(serve)
     assert _alive() - before <= 1
