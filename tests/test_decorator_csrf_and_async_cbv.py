@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.test import AsyncClient, Client, RequestFactory
@@ -50,6 +50,19 @@ def _who(request: HttpRequest, user: Any) -> JsonResponse:
     )
 
 
+async def _auser(request: HttpRequest) -> Any:
+    """``await request.auser()``; Django 4.2's AuthenticationMiddleware sets no ``auser``."""
+    if hasattr(request, "auser"):
+        return await request.auser()
+
+    def load() -> Any:
+        user = request.user
+        user.is_authenticated  # noqa: B018 - evaluates the lazy user off the event loop
+        return user
+
+    return await sync_to_async(load)()
+
+
 @verify_session(session_required=False)
 def optional_user(request: HttpRequest) -> JsonResponse:
     return _who(request, request.user)
@@ -57,7 +70,7 @@ def optional_user(request: HttpRequest) -> JsonResponse:
 
 @verify_session(session_required=False)
 async def aoptional_user(request: HttpRequest) -> JsonResponse:
-    return _who(request, await request.auser())  # type: ignore[attr-defined]
+    return _who(request, await _auser(request))
 
 
 @verify_session(session_required=False)
@@ -69,23 +82,23 @@ def optional_user_exempt(request: HttpRequest) -> JsonResponse:
 @verify_session(session_required=False)
 @http_urls.exempt
 async def aoptional_user_exempt(request: HttpRequest) -> JsonResponse:
-    return _who(request, await request.auser())  # type: ignore[attr-defined]
+    return _who(request, await _auser(request))
 
 
 @method_decorator(verify_session(session_required=False), name="dispatch")
 class AsyncOptionalProfile(View):
     async def get(self, request: HttpRequest) -> JsonResponse:
-        return _who(request, await request.auser())  # type: ignore[attr-defined]
+        return _who(request, await _auser(request))
 
     async def post(self, request: HttpRequest) -> JsonResponse:
-        return _who(request, await request.auser())  # type: ignore[attr-defined]
+        return _who(request, await _auser(request))
 
 
 @method_decorator(verify_session, name="dispatch")
 class AsyncProfile(View):
     async def get(self, request: HttpRequest) -> JsonResponse:
         session: Session = request.supertokens  # type: ignore[attr-defined]
-        user = await request.auser()  # type: ignore[attr-defined]
+        user = await _auser(request)
         return JsonResponse(
             {"user_id": session.get_user_id(), "username": getattr(user, "username", None)}
         )
