@@ -156,7 +156,7 @@ def _restore(client: Client | AsyncClient, name: str, value: str | None) -> None
 
 def _refresh_headers(client: Client | AsyncClient, mode: Mode) -> dict[str, Any]:
     # The SDK's refresh call: rid "session", the mode, and in header mode the refresh token as
-    # the Bearer (the caller took the access token's out of the client's defaults: an async
+    # the Bearer (the caller took the access token out of the client's defaults: an async
     # client would send both).
     headers = {"rid": "session", "st-auth-mode": mode}
     if mode == "header":
