@@ -158,6 +158,41 @@ def warm_keyring(keyring: KeyRing, clock: Clock) -> KeyRing:
     return keyring
 
 
+class MonotonicClock:
+    """The bounded blacklist mode's monotonic clock (``blacklist.monotonic``), moved by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def mono(monkeypatch: pytest.MonkeyPatch) -> MonotonicClock:
+    from supertokens_django import blacklist
+
+    ticking = MonotonicClock()
+    monkeypatch.setattr(blacklist, "monotonic", ticking)
+    return ticking
+
+
+@pytest.fixture
+def bounded(settings: Settings, mono: MonotonicClock) -> Iterator[MonotonicClock]:
+    """Blacklisting in the bounded mode (a 1 s bound) on :func:`mono`'s clock, with this
+    process's memory of verdicts empty before and after."""
+    from supertokens_django import blacklist
+
+    settings.SUPERTOKENS = {
+        "BLACKLISTING": True,
+        "BLACKLIST_MODE": "bounded",
+        "BLACKLIST_BOUND": timedelta(seconds=1),
+    }
+    blacklist.local_verdicts.clear()
+    yield mono
+    blacklist.local_verdicts.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_verified_token_cache() -> Iterator[None]:
     """Each test starts with an empty per-process cache of verified tokens (fastpath.py)."""

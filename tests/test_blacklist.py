@@ -21,6 +21,7 @@ from pytest_django import Settings as SettingsWrapper
 from supertokens_django import blacklist, engine
 from supertokens_django.blacklist import LIVE, REVOKED, cache_key, is_revoked, remember_revoked
 from supertokens_django.exceptions import ServiceUnavailable, Unauthorised
+from tests.conftest import MonotonicClock
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("warm_keyring")]
 
@@ -251,35 +252,6 @@ def test_remember_revoked_without_cache_or_handles_does_nothing(
 # --------------------------------------------------------------------------- the bounded mode
 
 
-class Clock:
-    """The bounded mode's monotonic clock, moved by hand."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def mono(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    ticking = Clock()
-    monkeypatch.setattr(blacklist, "monotonic", ticking)
-    return ticking
-
-
-@pytest.fixture
-def bounded(settings: SettingsWrapper, mono: Clock) -> Iterator[Clock]:
-    settings.SUPERTOKENS = {
-        "BLACKLISTING": True,
-        "BLACKLIST_MODE": "bounded",
-        "BLACKLIST_BOUND": timedelta(seconds=1),
-    }
-    blacklist.local_verdicts.clear()
-    yield mono
-    blacklist.local_verdicts.clear()
-
-
 def revoke_in_another_process(handle: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another server revokes: same database and cache, its own per-process memory."""
     with monkeypatch.context() as m:
@@ -288,7 +260,7 @@ def revoke_in_another_process(handle: str, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_bounded_mode_asks_the_shared_store_once_per_bound(
-    bounded: Clock, django_assert_num_queries: DjangoAssertNumQueries
+    bounded: MonotonicClock, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     handle = live_handle()
     with django_assert_num_queries(1):
@@ -302,7 +274,7 @@ def test_bounded_mode_asks_the_shared_store_once_per_bound(
 
 
 def test_bounded_mode_sees_another_process_revocation_within_the_bound(
-    bounded: Clock, monkeypatch: pytest.MonkeyPatch
+    bounded: MonotonicClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handle = live_handle()
     token = engine.create_session("user-2")
@@ -323,7 +295,9 @@ def test_bounded_mode_sees_another_process_revocation_within_the_bound(
         engine.verify_access_token(token.access_token.token)
 
 
-def test_bounded_mode_never_trusts_an_answer_from_a_future_clock_reading(bounded: Clock) -> None:
+def test_bounded_mode_never_trusts_an_answer_from_a_future_clock_reading(
+    bounded: MonotonicClock,
+) -> None:
     handle = live_handle()
     assert is_revoked(handle) is False
     blacklist.local_verdicts.put(handle, bounded.now + 10, False)
@@ -331,7 +305,7 @@ def test_bounded_mode_never_trusts_an_answer_from_a_future_clock_reading(bounded
 
 
 def test_bounded_mode_the_revoking_process_refuses_at_once(
-    bounded: Clock, django_assert_num_queries: DjangoAssertNumQueries
+    bounded: MonotonicClock, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     handle = live_handle()
     assert is_revoked(handle) is False
@@ -340,7 +314,9 @@ def test_bounded_mode_the_revoking_process_refuses_at_once(
         assert is_revoked(handle) is True
 
 
-def test_a_check_that_began_before_a_local_revocation_cannot_hide_it(bounded: Clock) -> None:
+def test_a_check_that_began_before_a_local_revocation_cannot_hide_it(
+    bounded: MonotonicClock,
+) -> None:
     handle = live_handle()
     started = bounded.now
     bounded.now += 0.1
@@ -352,7 +328,7 @@ def test_a_check_that_began_before_a_local_revocation_cannot_hide_it(bounded: Cl
 def test_bounded_mode_with_a_shared_cache(
     settings: SettingsWrapper,
     locmem: BaseCache,
-    mono: Clock,
+    mono: MonotonicClock,
     monkeypatch: pytest.MonkeyPatch,
     django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
@@ -367,7 +343,7 @@ def test_bounded_mode_with_a_shared_cache(
 
 
 def test_immediate_mode_sees_another_process_revocation_at_once(
-    settings: SettingsWrapper, mono: Clock, monkeypatch: pytest.MonkeyPatch
+    settings: SettingsWrapper, mono: MonotonicClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings.SUPERTOKENS = {"BLACKLISTING": True}  # BLACKLIST_MODE defaults to "immediate"
     handle = live_handle()
@@ -387,7 +363,7 @@ def test_the_local_memory_is_bounded() -> None:
 
 
 def test_a_settings_change_forgets_what_was_remembered(
-    bounded: Clock, settings: SettingsWrapper
+    bounded: MonotonicClock, settings: SettingsWrapper
 ) -> None:
     handle = live_handle()
     assert is_revoked(handle) is False
@@ -397,7 +373,7 @@ def test_a_settings_change_forgets_what_was_remembered(
 
 
 def test_bounded_mode_async_check_uses_the_local_memory(
-    bounded: Clock, monkeypatch: pytest.MonkeyPatch
+    bounded: MonotonicClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from asgiref.sync import async_to_sync
 

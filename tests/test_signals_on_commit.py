@@ -10,7 +10,6 @@ session for an hour. Theft stays as it was (at once; the middleware confirms it 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from supertokens_django.signals import (
     session_revoked,
     token_theft_detected,
 )
+from tests.conftest import MonotonicClock
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("warm_keyring")]
 
@@ -151,29 +151,9 @@ def test_theft_is_announced_at_once(received: list[tuple[Signal, dict[str, Any]]
     assert RevokedSession.objects.filter(handle=handle).exists()
 
 
-class Mono:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def bounded(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mono]:
-    mono = Mono()
-    monkeypatch.setattr(blacklist, "monotonic", mono)
-    settings.SUPERTOKENS = {
-        "BLACKLISTING": True,
-        "BLACKLIST_MODE": "bounded",
-        "BLACKLIST_BOUND": timedelta(seconds=1),
-    }
-    blacklist.local_verdicts.clear()
-    yield mono
-    blacklist.local_verdicts.clear()
-
-
-def test_bounded_the_revoking_process_refuses_from_inside_the_transaction(bounded: Mono) -> None:
+def test_bounded_the_revoking_process_refuses_from_inside_the_transaction(
+    bounded: MonotonicClock,
+) -> None:
     handle = engine.create_session("user-1").session.get_handle()
     with transaction.atomic():
         assert engine.revoke_session(handle)
@@ -186,7 +166,7 @@ def test_bounded_the_revoking_process_refuses_from_inside_the_transaction(bounde
 
 
 def test_bounded_a_rolled_back_revocation_fails_closed_for_at_most_the_bound(
-    bounded: Mono,
+    bounded: MonotonicClock,
 ) -> None:
     tokens = engine.create_session("user-1")
     handle = tokens.session.get_handle()
