@@ -47,6 +47,7 @@ from django.core.cache.backends.base import BaseCache
 from django.core.signals import setting_changed
 from django.db import DatabaseError
 
+from . import db
 from .conf import st_settings
 from .exceptions import ServiceUnavailable
 
@@ -232,7 +233,6 @@ async def ais_revoked(handle: str) -> bool:
 
 
 def _in_database(handle: str) -> bool:
-    from . import db
     from .models import RevokedSession
 
     try:

@@ -63,7 +63,8 @@ def _anonymous_user() -> type:
 # --------------------------------------------------------------------------- Django's CSRF
 
 _csrf_logger = logging.getLogger("django.security.csrf")
-#: What Django's CSRF middleware lets through unchecked (RFC 9110's safe methods).
+#: What Django's CSRF middleware lets through unchecked (RFC 9110's safe methods). Not
+#: ``transport.SAFE_METHODS``: the protocol's own check covers HEAD as well.
 _SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 
 
