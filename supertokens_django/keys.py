@@ -14,7 +14,12 @@ new key wins.
 A forced rotation ("rotate now") keeps the same rule in small: its key is published
 ``FORCED_KEY_NOTICE`` before it signs, because a process that reloaded its keys just before the
 new key was stored reloads again on an unknown ``kid`` only after ``UNKNOWN_KID_RELOAD_SECONDS``.
-No process can see a token signed with a key it may not reload yet.
+No process can see a token signed with a key it may not reload yet. And every process signs with
+it from then on: a process reads the keys again before a signature when the ones it holds were
+read ``SIGNER_RELOAD_INTERVAL`` (one second, less than the notice) or longer ago, so the keys it
+signs with at ``signs_from`` were read after the new key was stored. That is one query per
+process and second at the most, and only while it signs (creates and refreshes sessions, which
+query anyway); verification still reads the keys only for an unknown ``kid``.
 
 A key stored inside a caller's transaction (``ATOMIC_REQUESTS``: the first signature of a
 deployment, or one in the announce window, happens in the view's transaction) exists for that
@@ -63,11 +68,14 @@ logger = logging.getLogger("supertokens_django.keys")
 
 #: How often an unknown ``kid`` may trigger a reload, per process.
 UNKNOWN_KID_RELOAD_SECONDS = 1.0
+#: How old (by the engine's clock) the keys a process signs with may be: a signature after that
+#: reloads them first, so a key that another process rotated in signs here too on time.
+SIGNER_RELOAD_INTERVAL = timedelta(seconds=1)
 #: How far in the past a key created because none was signing starts (see ``ensure_keys``).
 NEW_KEY_BACKDATE = timedelta(minutes=1)
-#: How long a forced rotation's key is published before it signs: the unknown-kid reload
-#: interval, plus as much again for generating and storing the key and for clock skew between
-#: the servers that sign.
+#: How long a forced rotation's key is published before it signs: the unknown-kid (and signer)
+#: reload interval, plus as much again for generating and storing the key and for clock skew
+#: between the servers that sign.
 FORCED_KEY_NOTICE = timedelta(seconds=2 * UNKNOWN_KID_RELOAD_SECONDS)
 _ENCRYPTION_SALT = b"supertokens_django.keys.encryption"
 
@@ -209,7 +217,10 @@ class _Loaded:
 class _State:
     algorithm: str
     keys: tuple[_Loaded, ...]
+    #: When the keys were read: ``time.monotonic()`` for the unknown-kid reload, and the
+    #: engine's ``now`` for the signer's (``None``: reload before the next signature).
     loaded_at: float
+    loaded_for: datetime | None
     #: ``keys`` by kid: every verification looks one up.
     by_kid: dict[str, _Loaded] = field(init=False, repr=False, compare=False)
 
@@ -242,6 +253,15 @@ def _rotation_since(state: _State, generation: int, now: datetime) -> _Loaded | 
         if k.generation > generation and (previous is None or k.signs_from < previous.signs_until)
     )
     return max(newer, key=lambda k: k.generation, default=None)
+
+
+def _stale_for_signing(state: _State, now: datetime) -> bool:
+    """Whether a signature at ``now`` must read the keys again first: another process may have
+    rotated since (``supertokens_rotate_keys --force``), or announced the successor.
+
+    Measured with the engine's clock, which the signing times are in; a clock that went back
+    reloads nothing."""
+    return state.loaded_for is None or now - state.loaded_for >= SIGNER_RELOAD_INTERVAL
 
 
 @functools.lru_cache(maxsize=8)
@@ -293,6 +313,8 @@ class KeyRing:
             return SigningMaterial(static.kid, static.algorithm, static.private)
         algorithm = st_settings.signing_algorithm
         state = self._state
+        if state is not None and state.algorithm == algorithm and _stale_for_signing(state, now):
+            state = self._reload_for_signing(now, algorithm)
         key = state.signer(now) if state and state.algorithm == algorithm else None
         interval = st_settings.signing_key_rotation_interval
         if key is None or (
@@ -300,6 +322,15 @@ class KeyRing:
         ):
             key = self.ensure_keys(now)
         return SigningMaterial(key.kid, key.algorithm, key.private)
+
+    def _reload_for_signing(self, now: datetime, algorithm: str) -> _State:
+        """Read the keys again before signing with keys read ``SIGNER_RELOAD_INTERVAL`` ago or
+        more: one query per process per interval, however many signatures it makes."""
+        with self._lock:
+            state = self._state
+            if state is None or state.algorithm != algorithm or _stale_for_signing(state, now):
+                state = self._load(now, algorithm)
+            return state
 
     def ensure_keys(self, now: datetime, *, force: bool = False) -> _Loaded:
         """Make sure a key signs at ``now`` and its successor is announced; return the signer.
@@ -428,7 +459,7 @@ class KeyRing:
             self._uncommitted.discard(kid)
             state = self._state
             if state is not None:
-                self._state = _State(state.algorithm, state.keys, -math.inf)
+                self._state = _State(state.algorithm, state.keys, -math.inf, None)
 
     def _load(self, now: datetime, algorithm: str) -> _State:
         from .models import SigningKey
@@ -464,14 +495,14 @@ class KeyRing:
                     private,
                 )
             )
-        state = _State(algorithm, tuple(keys), time.monotonic())
+        state = _State(algorithm, tuple(keys), time.monotonic(), now)
         # What this process shares (with its other threads and later requests) leaves out keys
         # of transactions that have not committed yet; the caller, whose transaction may be one
         # of them, gets everything it read.
         uncommitted = self._uncommitted
         if uncommitted and any(k.kid in uncommitted for k in keys):
             shared = tuple(k for k in keys if k.kid not in uncommitted)
-            self._state = _State(algorithm, shared, state.loaded_at)
+            self._state = _State(algorithm, shared, state.loaded_at, now)
         else:
             self._state = state
         return state

@@ -90,10 +90,14 @@ def test_key_created_on_first_use(
     assert row.signs_from == START
     assert row.signs_until == START + INTERVAL
     assert row.verifies_until == START + INTERVAL + 2 * LIFETIME
-    # Later calls use the loaded key: no second key, no query.
+    # Later calls use the loaded key: no second key, and no query within a second; a day later,
+    # one query reads the keys again (another process may have rotated), and finds the same.
+    with CaptureQueriesContext(connection) as queries:
+        assert keyring.signing_material(T0 + timedelta(milliseconds=999)).kid == material.kid
+    assert len(queries) == 0
     with CaptureQueriesContext(connection) as queries:
         assert keyring.signing_material(T0 + timedelta(days=1)).kid == material.kid
-    assert len(queries) == 0
+    assert len(queries) == 1
     assert SigningKey.objects.count() == 1
     assert verify_with(keyring, sign(material, T0), T0, algorithm).user_id == "u"
 
@@ -254,6 +258,39 @@ def test_forced_rotation_publishes_first_and_keeps_the_old_key_verifying(
     assert keyring.signing_material(rotated.signs_from - timedelta(microseconds=1)).kid == first.kid
     assert keyring.signing_material(rotated.signs_from).kid == rotated.kid
     assert verify_with(keyring, token, rotated.signs_from).user_id == "u"
+
+
+@pytest.mark.django_db
+def test_a_rotation_forced_by_another_process_signs_here_from_its_start(
+    keyring: KeyRing,
+) -> None:
+    """``supertokens_rotate_keys --force`` runs in a process of its own: every running process
+    must sign with the new key from its ``signs_from``, not only after a restart or once it
+    happens to see a token signed with it."""
+    first = keyring.signing_material(T0)
+    rotated_at = T0 + timedelta(minutes=1)
+    # This process last read the keys just before the command stored the new one.
+    assert keyring.signing_material(rotated_at - timedelta(milliseconds=1)).kid == first.kid
+    rotated = KeyRing().ensure_keys(rotated_at, force=True)  # the command's process
+    assert keyring.signing_material(rotated.signs_from - timedelta(microseconds=1)).kid == first.kid
+    second = keyring.signing_material(rotated.signs_from)
+    assert second.kid == rotated.kid
+    # And tokens signed with either key verify here.
+    assert verify_with(keyring, sign(second, rotated.signs_from), rotated.signs_from).user_id == "u"
+    assert verify_with(keyring, sign(first, rotated_at), rotated.signs_from).user_id == "u"
+
+
+@pytest.mark.django_db
+def test_signing_reads_the_keys_at_most_once_a_second(keyring: KeyRing) -> None:
+    keyring.signing_material(T0)
+    with CaptureQueriesContext(connection) as queries:
+        for ms in range(0, 1000, 100):
+            keyring.signing_material(T0 + timedelta(milliseconds=ms))
+    assert len(queries) == 0
+    with CaptureQueriesContext(connection) as queries:
+        for ms in range(1000, 2000, 100):
+            keyring.signing_material(T0 + timedelta(milliseconds=ms))
+    assert len(queries) == 1
 
 
 @pytest.mark.django_db

@@ -6,10 +6,10 @@ if there is none, and publish the successor once the current key is within its a
 the successor is always published in the JWKS before any worker signs with it.
 
 ``--force`` creates a key that signs two seconds from now (``keys.FORCED_KEY_NOTICE``: every
-server can load it before it sees a token signed with it). The previous key is not withdrawn: it
-keeps verifying until its ``verifies_until``, and workers that have it cached may keep signing
-with it until they reload (on the first token signed with the new key they see, at the latest
-when the old key nears the end of its signing window).
+server can load it before it sees a token signed with it, and every running process reads the
+keys again before it signs, at most a second after its last read, so all of them sign with the
+new key from then on). The previous key is not withdrawn: it keeps verifying until its
+``verifies_until``, so the access tokens it signed stay valid until they expire.
 """
 
 from __future__ import annotations
