@@ -332,11 +332,14 @@ class KeyRing:
                 state = self._load(now, algorithm)
             return state
 
-    def ensure_keys(self, now: datetime, *, force: bool = False) -> _Loaded:
+    def ensure_keys(
+        self, now: datetime, *, force: bool = False, retire_old: bool = False
+    ) -> _Loaded:
         """Make sure a key signs at ``now`` and its successor is announced; return the signer.
 
         ``force`` rotates instead (see :meth:`_rotate`) and returns the new key, which signs
-        from ``now + FORCED_KEY_NOTICE``.
+        from ``now + FORCED_KEY_NOTICE``; with ``retire_old`` too, every other key stops
+        verifying then (see :meth:`_retire_all_but`).
 
         Creating is a compare-and-swap: the highest generation is read *before* the keys the
         decision is based on, and the new key takes the next one. A worker that decided on a
@@ -344,7 +347,12 @@ class KeyRing:
         """
         with self._lock:
             if force:
-                return self._rotate(now)
+                rotation = self._rotate(now)
+                if retire_old:
+                    self._retire_all_but(rotation, now)
+                return rotation
+            if retire_old:
+                raise ValueError("retire_old goes with force")
             algorithm = st_settings.signing_algorithm
             interval = st_settings.signing_key_rotation_interval
             for _attempt in range(3):
@@ -398,6 +406,31 @@ class KeyRing:
         if rotation is None:  # pragma: no cover - three lost races in a row
             raise ServiceUnavailable("could not rotate the signing key")
         return rotation
+
+    def _retire_all_but(self, rotation: _Loaded, now: datetime) -> None:
+        """Withdraw every key but ``rotation`` (a key that may have leaked): each stops signing
+        and verifying when ``rotation`` starts signing, so every access token they signed is
+        refused from then on ("try refresh token": its client refreshes, and the refresh token
+        does not depend on the keys).
+
+        The end is only ever brought forward (a key already retired stays so). Other processes
+        learn it when they next read the keys: before their next signature (at most a second
+        after their last read), and on the first token of the new key they see; a process that
+        does neither goes on accepting the old keys' tokens until it reads the keys or restarts.
+        """
+        from .models import SigningKey
+
+        end = max(rotation.signs_from, now)
+        alias = db.write_alias(SigningKey)
+        try:
+            with transaction.atomic(using=alias):
+                others = SigningKey.objects.using(alias).exclude(kid=rotation.kid)
+                others.filter(signs_until__gt=end).update(signs_until=end)
+                others.filter(verifies_until__gt=end).update(verifies_until=end)
+        except DatabaseError as exc:
+            raise ServiceUnavailable("the signing keys could not be retired") from exc
+        # This process knows at once (later signatures and verifications read this state).
+        self._load(now, rotation.algorithm)
 
     def _top_generation(self) -> int:
         from .models import SigningKey

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from supertokens_django import engine
-from supertokens_django.exceptions import Unauthorised
+from supertokens_django.exceptions import TryRefreshToken, Unauthorised
 from supertokens_django.keys import FORCED_KEY_NOTICE, keyring
 from supertokens_django.models import RevocationReason, RevokedSession, Session, SigningKey
 from supertokens_django.signals import session_revoked
@@ -347,6 +347,48 @@ def test_rotate_keys_force_publishes_a_key_that_signs_shortly_and_the_old_key_ke
     assert keyring.signing_material(new.signs_from).kid == new.kid
 
 
+def test_rotate_keys_force_retire_old_refuses_the_old_keys_tokens_once_the_new_key_signs(
+    now: datetime, user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For a key that may have leaked: what it signed is refused from the switch on, and the
+    session goes on with a refresh (the refresh token does not depend on the signing keys)."""
+    tokens = engine.create_session(user)
+    (old,) = SigningKey.objects.all()
+
+    out = run("supertokens_rotate_keys", "--force", "--retire-old")
+
+    new = SigningKey.objects.exclude(kid=old.kid).get()
+    switch = now + FORCED_KEY_NOTICE
+    assert new.signs_from == switch
+    old.refresh_from_db()
+    assert (old.signs_until, old.verifies_until) == (switch, switch)
+    assert out == (
+        f"New signing key {new.kid} (RS256) signs from "
+        f"{switch.isoformat(timespec='seconds')}; every other key stops verifying then.\n"
+    )
+    # Until the switch the old key still signs and verifies: no request fails in between.
+    assert engine.verify_access_token(tokens.access_token.token).get_user_id() == str(user.pk)
+    assert keyring.signing_material(switch - timedelta(microseconds=1)).kid == old.kid
+    # From the switch on its tokens are refused, in a process that had verified one (its
+    # verified-token cache included) as in a fresh one...
+    monkeypatch.setattr(engine, "_now", lambda: switch)
+    with pytest.raises(TryRefreshToken):
+        engine.verify_access_token(tokens.access_token.token)
+    keyring.reset()
+    with pytest.raises(TryRefreshToken):
+        engine.verify_access_token(tokens.access_token.token)
+    # ...and the refresh brings the session back, signed with the new key.
+    refreshed = engine.refresh_session(tokens.refresh_token.token)
+    assert jwt.get_unverified_header(refreshed.access_token.token)["kid"] == new.kid
+    assert engine.verify_access_token(refreshed.access_token.token).get_user_id() == str(user.pk)
+
+
+def test_rotate_keys_retire_old_without_force_is_refused(now: datetime) -> None:
+    with pytest.raises(CommandError, match="--retire-old goes with --force"):
+        call_command("supertokens_rotate_keys", "--retire-old")
+    assert not SigningKey.objects.exists()
+
+
 def test_rotate_keys_uses_the_configured_algorithm(now: datetime, settings: Settings) -> None:
     settings.SUPERTOKENS = {"SIGNING_ALGORITHM": "EdDSA"}
 
@@ -487,6 +529,7 @@ def test_revoke_from_code_with_call_commands_keyword_arguments(
         ("supertokens_cleanup", "--dry-run"),
         ("supertokens_rotate_keys",),
         ("supertokens_rotate_keys", "--force"),
+        ("supertokens_rotate_keys", "--force", "--retire-old"),
         ("supertokens_revoke", "--user", "nobody"),
     ],
 )

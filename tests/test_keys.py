@@ -281,6 +281,54 @@ def test_a_rotation_forced_by_another_process_signs_here_from_its_start(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("learns_by", ["signing", "a token of the new key"])
+def test_a_retirement_in_another_process_reaches_this_one(
+    keyring: KeyRing, monotonic: SimpleNamespace, learns_by: str
+) -> None:
+    """``--force --retire-old`` in the command's process: this process, which holds the old key
+    and trusts a token of it, refuses that token from the switch on once it reads the keys
+    again, which its next signature or the first token of the new key makes it do."""
+    first = keyring.signing_material(T0)
+    old_token = sign(first, T0)
+    rotated_at = T0 + timedelta(minutes=1)
+    assert verify_with(keyring, old_token, rotated_at).user_id == "u"
+    other_process = KeyRing()
+    rotated = other_process.ensure_keys(rotated_at, force=True, retire_old=True)
+    switch = rotated.signs_from
+    assert verify_with(keyring, old_token, switch - timedelta(microseconds=1)).user_id == "u"
+    monotonic.now += FORCED_KEY_NOTICE.total_seconds()  # time passes on this process's clock too
+    if learns_by == "signing":
+        assert keyring.signing_material(switch).kid == rotated.kid
+    else:
+        new_token = sign(other_process.signing_material(switch), switch)
+        assert verify_with(keyring, new_token, switch).user_id == "u"
+    assert keyring.resolve(first.kid, switch) is None
+    assert not keyring.is_trusted(first.kid, switch)
+    with pytest.raises(Exception, match="unknown key id"):
+        verify_with(keyring, old_token, switch)
+
+
+@pytest.mark.django_db
+def test_retiring_keeps_the_earlier_end_of_a_key_and_spares_the_new_one(keyring: KeyRing) -> None:
+    first = keyring.signing_material(T0)
+    rotated = keyring.ensure_keys(T0 + timedelta(minutes=1), force=True, retire_old=True)
+    again = keyring.ensure_keys(T0 + timedelta(minutes=2), force=True, retire_old=True)
+    ends = {k.kid: (k.signs_until, k.verifies_until) for k in SigningKey.objects.all()}
+    assert ends[first.kid] == (rotated.signs_from, rotated.signs_from)  # not moved later
+    assert ends[rotated.kid] == (again.signs_from, again.signs_from)
+    assert ends[again.kid] == (again.signs_until, again.verifies_until)
+    assert again.verifies_until > again.signs_until > again.signs_from
+
+
+@pytest.mark.django_db
+def test_retire_old_without_force_is_refused(keyring: KeyRing) -> None:
+    keyring.signing_material(T0)
+    with pytest.raises(ValueError, match="retire_old goes with force"):
+        keyring.ensure_keys(T0, retire_old=True)
+    assert SigningKey.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_signing_reads_the_keys_at_most_once_a_second(keyring: KeyRing) -> None:
     keyring.signing_material(T0)
     with CaptureQueriesContext(connection) as queries:

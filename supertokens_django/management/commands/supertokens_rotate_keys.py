@@ -10,6 +10,12 @@ server can load it before it sees a token signed with it, and every running proc
 keys again before it signs, at most a second after its last read, so all of them sign with the
 new key from then on). The previous key is not withdrawn: it keeps verifying until its
 ``verifies_until``, so the access tokens it signed stay valid until they expire.
+
+``--force --retire-old`` is for a key that may have leaked: every other key also stops signing
+and verifying when the new one starts, so every access token they signed is refused from then on
+and its client refreshes (refresh tokens do not depend on the signing keys). Each process learns
+it when it next reads the keys: before its next signature, or on the first token of the new key
+it sees; restart the workers to be sure of one that does neither.
 """
 
 from __future__ import annotations
@@ -38,11 +44,23 @@ class Command(BaseCommand):
             action="store_true",
             help="Create a new key that signs two seconds from now (the old one keeps verifying).",
         )
+        parser.add_argument(
+            "--retire-old",
+            action="store_true",
+            help=(
+                "With --force: every other key stops verifying when the new one starts signing,"
+                " so the access tokens they signed are refused (their clients refresh). For a"
+                " key that may have leaked."
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = engine._now()
         # Silent at --verbosity 0, as cron wants it: only errors then reach stderr.
         write = self.stdout.write if options["verbosity"] >= 1 else _discard
+        retire_old = options["retire_old"]
+        if retire_old and not options["force"]:
+            raise CommandError("--retire-old goes with --force: it retires the keys it replaces.")
         try:
             if st_settings.static_signing_key:
                 material = keyring.signing_material(now)
@@ -51,7 +69,7 @@ class Command(BaseCommand):
                     f"({material.algorithm})."
                 )
                 return
-            signer = keyring.ensure_keys(now, force=options["force"])
+            signer = keyring.ensure_keys(now, force=options["force"], retire_old=retire_old)
             successor = (
                 # The primary, where the key ring just looked: a replica may not have it yet.
                 SigningKey.objects.using(db.write_alias(SigningKey))
@@ -67,6 +85,13 @@ class Command(BaseCommand):
             raise CommandError(f"The database is unavailable: {exc.__cause__ or exc}") from exc
         except (ImproperlyConfigured, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        if retire_old:
+            write(
+                f"New signing key {signer.kid} ({signer.algorithm}) signs from "
+                f"{max(signer.signs_from, now).isoformat(timespec='seconds')}; every other key "
+                "stops verifying then."
+            )
+            return
         if signer.signs_from > now:
             write(
                 f"New signing key {signer.kid} ({signer.algorithm}) is published and signs from "
