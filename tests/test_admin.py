@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import pytest
@@ -124,32 +125,32 @@ def test_changelist_columns(admin_client: Client, user: Any, make_session: MakeS
 
     page = html(admin_client.get(reverse(SESSIONS)))
 
-    for column in (
-        "session",
-        "user_link",
-        "device",
-        "ip_address",
-        "created_at",
-        "last_active_at",
-        "expires_at",
-        "status",
-    ):
+    # Five columns, so that the list fits a 1280-pixel screen with both sidebars open.
+    columns = ("session", "user_link", "client", "activity", "state")
+    assert page.count('<th scope="col" class="') == len(columns) + 1  # and the checkboxes
+    for column in columns:
         assert f"column-{column}" in page
     change_url = reverse("admin:supertokens_django_session_change", args=(active.pk,))
     assert f'<a href="{change_url}">{str(active.pk)[:8]}</a>' in page
     user_url = reverse("admin:auth_user_change", args=(user.pk,))
     assert f'<a href="{user_url}">alice</a>' in page
-    assert "Chrome 120 on Mac OS X 10.15" in page
-    assert f'title="{CHROME_MAC}"' in page  # the full user agent on hover
+    # The device, the whole user agent on hover, and the IP address under it.
+    assert (
+        f'<td class="field-client"><span class="st-device" title="{CHROME_MAC}">'
+        'Chrome 120 on Mac OS X 10.15</span><span class="st-ip">198.51.100.4</span></td>'
+    ) in page
     assert "Firefox 121 on Linux" in page
-    assert "198.51.100.4" in page
     rows = {str(s.pk): s for s in admin_client.get(reverse(SESSIONS)).context["cl"].result_list}
     assert set(rows) == {str(active.pk), str(expired.pk), str(bare.pk)}
     site = admin.site._registry[Session]
-    assert site.status(rows[str(active.pk)]) == "Active"
+    assert ">Active</span>" in site.state(rows[str(active.pk)])
+    assert ">Expired</span>" in site.state(rows[str(expired.pk)])
+    assert site.status(rows[str(active.pk)]) == "Active"  # the session's page
     assert site.status(rows[str(expired.pk)]) == "Expired"
     assert site.user_link(rows[str(bare.pk)]) == "external-42"  # a bare user id: no link
     assert site.device(rows[str(bare.pk)]) == "-"
+    # No user agent, no IP address: a dash, and no empty line for the address.
+    assert site.client(rows[str(bare.pk)]) == '<span class="st-device">-</span>'
 
 
 def test_user_column_without_registered_user_admin(
@@ -181,10 +182,124 @@ def test_user_column_when_the_user_admin_has_no_change_view(
 def test_changelist_sorts_by_indexed_columns_only(
     admin_client: Client, user: Any, make_session: MakeSession
 ) -> None:
-    make_session(user)
+    now = timezone.now()
+    older = make_session(user, created_at=now - timedelta(days=2), expires_at=now + HOUR)
+    newer = make_session(user, created_at=now - timedelta(days=1), expires_at=now + 2 * HOUR)
     cl = admin_client.get(reverse(SESSIONS)).context["cl"]
-    assert set(cl.sortable_by) == {"created_at", "expires_at", "status"}
+    assert set(cl.sortable_by) == {"activity", "state"}
     assert cl.show_full_result_count is False
+
+    def order(sort: str) -> list[str]:
+        cl = admin_client.get(reverse(SESSIONS), {"o": sort}).context["cl"]
+        return [str(s.pk) for s in cl.result_list]
+
+    # "created / last active" sorts on created_at, "status" on expires_at (both indexed).
+    assert cl.list_display.index("activity") == 4 and cl.list_display.index("state") == 5
+    assert admin.site._registry[Session].activity.admin_order_field == "created_at"
+    assert admin.site._registry[Session].state.admin_order_field == "expires_at"
+    assert order("4") == [str(older.pk), str(newer.pk)]
+    assert order("-5") == [str(newer.pk), str(older.pk)]
+    assert order("2") == order("")  # the user column: not sortable, the default order
+
+
+HOUR = timedelta(hours=1)
+WHEN = datetime(2024, 3, 15, 12, 0, tzinfo=dt_timezone.utc)
+
+
+def test_created_and_last_active_in_one_column(
+    admin_client: Client, user: Any, make_session: MakeSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relative times that stay short; the full dates, as the admin writes them, in titles."""
+    session = make_session(user, created_at=WHEN - timedelta(days=3), expires_at=WHEN + 13 * HOUR)
+    Session.objects.filter(pk=session.pk).update(last_active_at=WHEN - 2 * HOUR)
+    monkeypatch.setattr(timezone, "now", lambda: WHEN)
+
+    page = html(admin_client.get(reverse(SESSIONS)))
+
+    assert (
+        '<td class="field-activity">'
+        '<time class="st-line" datetime="2024-03-12T12:00:00+00:00" '
+        'title="March 12, 2024, noon">created 3\xa0days ago</time>'
+        '<time class="st-line" datetime="2024-03-15T10:00:00+00:00" '
+        'title="March 15, 2024, 10 a.m.">active 2\xa0hours ago</time></td>'
+    ) in page
+    assert (
+        '<td class="field-state"><span class="st-line">Active</span>'
+        '<time class="st-line st-quiet" datetime="2024-03-16T01:00:00+00:00" '
+        'title="March 16, 2024, 1 a.m.">expires in 13\xa0hours</time></td>'
+    ) in page
+
+    monkeypatch.setattr(timezone, "now", lambda: WHEN + timedelta(days=2))
+    page = html(admin_client.get(reverse(SESSIONS)))
+    assert "created 5\xa0days ago</time>" in page
+    assert '<span class="st-line">Expired</span>' in page
+    assert 'title="March 16, 2024, 1 a.m.">1\xa0day ago</time>' in page
+
+
+def test_full_dates_in_the_current_time_zone(
+    admin_client: Client, user: Any, make_session: MakeSession, settings: Any
+) -> None:
+    settings.TIME_ZONE = "Europe/Paris"
+    make_session(user, created_at=WHEN)
+    assert 'title="March 15, 2024, 1 p.m."' in html(admin_client.get(reverse(SESSIONS)))
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (WHEN, "just now"),
+        (WHEN - timedelta(seconds=59), "just now"),
+        (WHEN - timedelta(minutes=1), "1\xa0minute ago"),
+        (WHEN - timedelta(days=13), "1\xa0week ago"),  # the largest unit only
+        (WHEN - timedelta(days=400), "1\xa0year ago"),
+        (WHEN + timedelta(seconds=59), "in under a minute"),
+        (WHEN + 3 * HOUR, "in 3\xa0hours"),
+        (WHEN + timedelta(days=100), "in 3\xa0months"),
+    ],
+)
+def test_relative_time(moment: datetime, text: str) -> None:
+    from supertokens_django.admin import display
+
+    assert display.relative_time(moment, WHEN) == text
+
+
+def test_full_date_without_time_zones(settings: Any) -> None:
+    from supertokens_django.admin import display
+
+    settings.USE_TZ = False
+    naive = WHEN.replace(tzinfo=None)
+    assert display.moment(naive, "now") == (
+        '<time class="st-line" datetime="2024-03-15T12:00:00" title="March 15, 2024, noon">'
+        "now</time>"
+    )
+
+
+def test_ipv6_addresses_may_wrap_between_groups(
+    admin_client: Client, user: Any, make_session: MakeSession
+) -> None:
+    make_session(user, ip="2001:db8:ffff:ffff:ffff:ffff:ffff:1")
+    make_session(user, ip="2001:db8::1")
+    page = html(admin_client.get(reverse(SESSIONS)))
+    assert '<span class="st-ip">2001:<wbr>db8:<wbr>ffff:<wbr>ffff:<wbr>ffff:<wbr>' in page
+    assert '<span class="st-ip">2001:<wbr>db8::<wbr>1</span>' in page
+    # Searching for the address as it reads still finds it: <wbr> is no character.
+    assert len(listed(admin_client.get(reverse(SESSIONS), {"q": "2001:db8::1"}))) == 1
+
+
+HOSTILE_USER_AGENT = '"><script>alert(1)</script><b x="'
+
+
+def test_hostile_user_agent_is_escaped_everywhere(
+    admin_client: Client, user: Any, make_session: MakeSession
+) -> None:
+    """The label and its title, escaped."""
+    make_session(user, user_agent=HOSTILE_USER_AGENT)
+    assert describe_device(HOSTILE_USER_AGENT) == HOSTILE_USER_AGENT  # no browser: shown raw
+    escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;b x=&quot;"
+    for url in (reverse(SESSIONS),):
+        page = html(admin_client.get(url))
+        assert "<script>alert(1)" not in page, url
+        assert f'<span class="st-device" title="{escaped}">{escaped}</span>' in page, url
 
 
 @pytest.mark.parametrize(
@@ -504,7 +619,7 @@ YEAR = str(timezone.now().year)
         ({"created_at__year": YEAR}, 0),
         ({"q": "203.0.113.7"}, 1),  # every session has this IP address
         ({"q": "user-3"}, 1),
-        ({"o": "7"}, 0),  # sorted by expiry
+        ({"o": "5"}, 0),  # sorted by expiry (the status column)
     ],
     ids=["default", "status", "has-user", "date", "search-ip", "search-username", "sorted"],
 )
