@@ -5,6 +5,7 @@ may do it. Every revocation must go through the engine: a blacklist record with 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from supertokens_django import engine
 from supertokens_django.admin import (
@@ -26,7 +28,15 @@ from supertokens_django.models import RevocationReason, RevokedSession, Session
 from supertokens_django.signals import session_revoked
 from tests import test_admin
 from tests.http_helpers import fresh_keyring  # noqa: F401  (fixture)
-from tests.test_admin import SESSIONS, MakeSession, html, staff_client
+from tests.test_admin import (
+    CHROME_MAC,
+    HOUR,
+    SESSIONS,
+    WHEN,
+    MakeSession,
+    html,
+    staff_client,
+)
 
 # The admin fixtures live in test_admin.py; pytest finds fixtures by module attribute.
 make_session = test_admin.make_session
@@ -390,6 +400,29 @@ def test_from_the_user_page_in_two_clicks(
     assert_revoked_by_admin(mine, "admin", revoked_signals)
     assert Session.objects.filter(pk=theirs.pk).exists()
     assert "0 active sessions." in html(admin_client.get(user_page))
+
+
+def test_user_page_rows_are_compact(
+    admin_client: Client, user: Any, make_session: MakeSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cells of the sessions list, so that the user's page fits a laptop's screen; the handle
+    shortened as there (whole in its title)."""
+    session = make_session(
+        user, ip="2001:db8::1", created_at=WHEN - timedelta(days=3), expires_at=WHEN + 13 * HOUR
+    )
+    monkeypatch.setattr(timezone, "now", lambda: WHEN)
+    handle = str(session.pk)
+    change = reverse("admin:supertokens_django_session_change", args=(handle,))
+    client = (
+        f'<td><span class="st-device" title="{CHROME_MAC}">Chrome 120 on Mac OS X 10.15</span>'
+        '<span class="st-ip">2001:<wbr>db8::<wbr>1</span></td>'
+    )
+    created = 'title="March 12, 2024, noon">created 3\xa0days ago</time>'
+
+    page = html(admin_client.get(reverse("admin:auth_user_change", args=(user.pk,))))
+    assert f'<td><a href="{change}" title="{handle}">{handle[:8]}</a></td>' in page
+    assert client in page and created in page
+    assert 'title="March 16, 2024, 1 a.m.">in 13\xa0hours</time></td>' in page
 
 
 def test_user_filtered_list_offers_revoke_all(

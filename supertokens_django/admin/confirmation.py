@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.admin import AdminSite, ModelAdmin
@@ -15,8 +16,11 @@ from django.db.models.functions import RowNumber
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from ..models import Session
+from . import display
 from .device import describe_device
 from .display import user_admin_url, user_label
 
@@ -41,11 +45,32 @@ class Row:
     handle: str
     url: str
     device: str
+    user_agent: str
     ip_address: str | None
-    created_at: Any
-    last_active_at: Any
-    expires_at: Any
+    created_at: datetime
+    last_active_at: datetime
+    expires_at: datetime
     is_active: bool
+
+    # The cells, as the sessions list shows them (see display): short enough for a laptop.
+
+    @property
+    def short_handle(self) -> str:
+        return self.handle[:8]
+
+    @property
+    def client(self) -> SafeString:
+        return display.client(self.device, self.user_agent, self.ip_address, empty="-")
+
+    @property
+    def activity(self) -> SafeString:
+        return display.activity(self.created_at, self.last_active_at, timezone.now())
+
+    @property
+    def expires(self) -> SafeString:
+        return display.moment(
+            self.expires_at, display.relative_time(self.expires_at, timezone.now())
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,7 @@ def row(site: AdminSite, session: Session) -> Row:
             current_app=site.name,
         ),
         device=describe_device(session.user_agent),
+        user_agent=session.user_agent,
         ip_address=session.ip_address,
         created_at=session.created_at,
         last_active_at=session.last_active_at,
