@@ -292,13 +292,15 @@ HOSTILE_USER_AGENT = '"><script>alert(1)</script><b x="'
 def test_hostile_user_agent_is_escaped_everywhere(
     admin_client: Client, user: Any, make_session: MakeSession
 ) -> None:
-    """The list and the user's page: the label and its title, escaped."""
-    make_session(user, user_agent=HOSTILE_USER_AGENT)
+    """The list, the user's page and the confirmation: the label and its title, escaped."""
+    session = make_session(user, user_agent=HOSTILE_USER_AGENT)
     assert describe_device(HOSTILE_USER_AGENT) == HOSTILE_USER_AGENT  # no browser: shown raw
     escaped = "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;b x=&quot;"
     for url in (
         reverse(SESSIONS),
         reverse("admin:auth_user_change", args=(user.pk,)),
+        reverse("admin:supertokens_django_session_revoke", args=(session.pk,)),
+        reverse("admin:supertokens_django_session_revoke_user", args=(str(user.pk),)),
     ):
         page = html(admin_client.get(url))
         assert "<script>alert(1)" not in page, url

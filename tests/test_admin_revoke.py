@@ -402,11 +402,11 @@ def test_from_the_user_page_in_two_clicks(
     assert "0 active sessions." in html(admin_client.get(user_page))
 
 
-def test_user_page_rows_are_compact(
+def test_user_page_and_confirmation_rows_are_compact(
     admin_client: Client, user: Any, make_session: MakeSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The cells of the sessions list, so that the user's page fits a laptop's screen; the handle
-    shortened as there (whole in its title)."""
+    """The cells of the sessions list, so that both pages fit a laptop's screen: the user's page
+    shortens the handle (whole in its title), the confirmation lists it whole."""
     session = make_session(
         user, ip="2001:db8::1", created_at=WHEN - timedelta(days=3), expires_at=WHEN + 13 * HOUR
     )
@@ -423,6 +423,14 @@ def test_user_page_rows_are_compact(
     assert f'<td><a href="{change}" title="{handle}">{handle[:8]}</a></td>' in page
     assert client in page and created in page
     assert 'title="March 16, 2024, 1 a.m.">in 13\xa0hours</time></td>' in page
+
+    page = html(
+        admin_client.get(reverse("admin:supertokens_django_session_revoke", args=(handle,)))
+    )
+    assert f'<td><a href="{change}">{handle}</a></td>' in page
+    assert client in page and created in page
+    assert '<span class="st-line">Active</span>' in page
+    assert 'title="March 16, 2024, 1 a.m.">expires in 13\xa0hours</time></td>' in page
 
 
 def test_user_filtered_list_offers_revoke_all(

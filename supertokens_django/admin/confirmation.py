@@ -50,7 +50,6 @@ class Row:
     created_at: datetime
     last_active_at: datetime
     expires_at: datetime
-    is_active: bool
 
     # The cells, as the sessions list shows them (see display): short enough for a laptop.
 
@@ -65,6 +64,10 @@ class Row:
     @property
     def activity(self) -> SafeString:
         return display.activity(self.created_at, self.last_active_at, timezone.now())
+
+    @property
+    def status(self) -> SafeString:
+        return display.status(self.expires_at, timezone.now())
 
     @property
     def expires(self) -> SafeString:
@@ -101,7 +104,6 @@ def row(site: AdminSite, session: Session) -> Row:
         created_at=session.created_at,
         last_active_at=session.last_active_at,
         expires_at=session.expires_at,
-        is_active=session.is_active,
     )
 
 
