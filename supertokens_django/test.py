@@ -4,10 +4,12 @@
 its own, so the session row, the signed tokens and ``user_logged_in`` (``last_login``) are what
 a login view would produce. It then hands the client what a browser running the SuperTokens SDK
 holds after that login: the token cookies, or ``Authorization: Bearer`` in header mode, plus the
-headers the SDK sends with every call (``rid``, and ``anti-csrf`` when ``ANTI_CSRF`` is
-``"VIA_TOKEN"``). The client's later requests go through ``verify_session``, the middleware and
-``SuperTokensAuthentication`` exactly as the frontend's would, the anti-CSRF check included:
-nothing is patched or bypassed.
+headers the SDK sends with every call (``rid``, ``st-auth-mode``, and ``anti-csrf`` when
+``ANTI_CSRF`` is ``"VIA_TOKEN"``). ``st-auth-mode`` matters to a view that creates a session (a
+password change): without it the new session would answer in header mode, and a cookie-mode
+client would lose its session. The client's later requests go through ``verify_session``, the
+middleware and ``SuperTokensAuthentication`` exactly as the frontend's would, the anti-CSRF
+check included: nothing is patched or bypassed.
 
 ``refresh(client)`` then refreshes as the SDK does (``POST {API_BASE_PATH}/session/refresh``)
 and keeps what the SDK keeps from the answer: the new tokens, and under ``VIA_TOKEN`` the new
@@ -42,7 +44,9 @@ __all__ = ["arefresh", "asign_in", "refresh", "sign_in"]
 
 #: The ``rid`` the SDK sends on calls other than the refresh (PROTOCOL.md §6 accepts any value).
 SDK_RID = "anti-csrf"
-_CLIENT_HEADERS = ("Authorization", "anti-csrf", "rid")
+_CLIENT_HEADERS = ("Authorization", "anti-csrf", "rid", "st-auth-mode")
+#: The defaults the SDK's refresh call replaces (an async client would send both values).
+_REFRESH_REPLACES = ("Authorization", "rid", "st-auth-mode")
 #: A header-mode client's refresh token, which the SDK keeps apart from what it sends on calls.
 _refresh_tokens: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
@@ -79,6 +83,7 @@ def sign_in(
     _keep_django_session(client, request)
     _keep_tokens(client, response, mode)
     _set_header(client, "rid", SDK_RID)
+    _set_header(client, "st-auth-mode", mode)
     return session
 
 
@@ -86,11 +91,11 @@ def refresh(client: Client) -> HttpResponseBase:
     """Refresh ``client``'s session as the SDK does, and keep what the SDK keeps; return the
     response. On a 401 (a revoked session, theft) the client is signed out, as the SDK's is."""
     mode = _mode_of(client)
-    access = _defaults(client).pop(_header_key(client, "Authorization"), None)
+    replaced = _take_defaults(client, _REFRESH_REPLACES)
     try:
         response = client.post(transport.refresh_path(), **_refresh_headers(client, mode))
     finally:
-        _restore(client, "Authorization", access)
+        _restore(client, replaced)
     _after_refresh(client, response, mode)
     return response
 
@@ -98,11 +103,11 @@ def refresh(client: Client) -> HttpResponseBase:
 async def arefresh(client: AsyncClient) -> HttpResponseBase:
     """:func:`refresh` for an ``AsyncClient`` (Django 5.2+)."""
     mode = _mode_of(client)
-    access = _defaults(client).pop(_header_key(client, "Authorization"), None)
+    replaced = _take_defaults(client, _REFRESH_REPLACES)
     try:
         response = await client.post(transport.refresh_path(), **_refresh_headers(client, mode))
     finally:
-        _restore(client, "Authorization", access)
+        _restore(client, replaced)
     _after_refresh(client, response, mode)
     return response
 
@@ -149,15 +154,20 @@ def _mode_of(client: Client | AsyncClient) -> Mode:
     return "header" if client in _refresh_tokens else "cookie"
 
 
-def _restore(client: Client | AsyncClient, name: str, value: str | None) -> None:
-    if value is not None:
+def _take_defaults(client: Client | AsyncClient, names: tuple[str, ...]) -> dict[str, str]:
+    taken = {name: _defaults(client).pop(_header_key(client, name), None) for name in names}
+    return {name: value for name, value in taken.items() if value is not None}
+
+
+def _restore(client: Client | AsyncClient, values: dict[str, str]) -> None:
+    for name, value in values.items():
         _set_header(client, name, value)
 
 
 def _refresh_headers(client: Client | AsyncClient, mode: Mode) -> dict[str, Any]:
     # The SDK's refresh call: rid "session", the mode, and in header mode the refresh token as
-    # the Bearer (the caller took the access token out of the client's defaults: an async
-    # client would send both).
+    # the Bearer (the caller took the defaults these replace out of the client's: an async
+    # client would send both values, joined with a comma).
     headers = {"rid": "session", "st-auth-mode": mode}
     if mode == "header":
         headers["Authorization"] = f"Bearer {_refresh_tokens[client]}"

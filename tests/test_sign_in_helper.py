@@ -4,12 +4,13 @@ in for Django's sessions, and then checked by the real verification, anti-CSRF a
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import django
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import user_logged_in
+from django.core.signals import request_started
 from django.test import AsyncClient, Client
 
 from supertokens_django import revoke_session
@@ -72,6 +73,35 @@ def test_the_tokens_travel_as_the_sdk_sends_them(client: Client, user: User, mod
     assert has_cookies == (mode == "cookie")
     assert ("HTTP_AUTHORIZATION" in client.defaults) == (mode == "header")
     assert client.defaults["HTTP_RID"] == "anti-csrf"
+    assert client.defaults["HTTP_ST_AUTH_MODE"] == mode
+
+
+NEW_PASSWORD = {
+    "old_password": "alice-password",
+    "new_password1": "a-new-pass-phrase-4",
+    "new_password2": "a-new-pass-phrase-4",
+}
+
+
+def test_a_view_that_creates_a_session_answers_in_the_clients_mode(
+    client: Client, user: User, mode: Mode
+) -> None:
+    """The README's password change: the view revokes the session and creates one with
+    ``create_new_session``, whose mode is the request's ``st-auth-mode`` (header mode when it
+    names none). The client sends it, as the SDK does, so a cookie-mode client stays signed in."""
+    sign_in(client, user, mode=mode)
+
+    response = client.post("/change-password", NEW_PASSWORD, content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    new_handle = json_body(response)["handle"]
+    assert response.has_header("st-access-token") == (mode == "header")
+    assert bool(response.cookies.get("sAccessToken", "")) == (mode == "cookie")
+    if mode == "header":  # what the SDK does with st-access-token
+        client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {response['st-access-token']}"
+    response = client.get("/protected")
+    assert response.status_code == 200
+    assert json_body(response)["handle"] == new_handle
 
 
 def test_unsafe_requests_pass_the_real_anti_csrf_check(client: Client, user: User) -> None:
@@ -147,6 +177,7 @@ def test_refresh_of_a_revoked_session_signs_the_client_out(
 
     assert response.status_code == 401
     assert json_body(response) == {"message": "unauthorised"}
+    assert not {"HTTP_AUTHORIZATION", "HTTP_RID", "HTTP_ST_AUTH_MODE"} & set(client.defaults)
     assert client.get("/optional").status_code == 200
     assert json_body(client.get("/optional"))["user_id"] is None
 
@@ -162,6 +193,35 @@ def test_an_async_client_refreshes(async_client: AsyncClient, user: User, mode: 
     described = json_body(async_to_sync(async_client.get)("/async/protected"))
     assert described["handle"] == session.get_handle()
     assert async_to_sync(arefresh)(async_client).status_code == 200
+
+
+def test_an_async_refresh_sends_each_header_once(
+    async_client: AsyncClient, user: User, mode: Mode
+) -> None:
+    """The refresh call's ``rid``, ``st-auth-mode`` and ``Authorization`` replace the client's
+    defaults: an async client sends both otherwise, which the server reads joined by a comma."""
+    if django.VERSION < (5, 2):
+        pytest.skip("sign_in() needs Django 5.2 for an AsyncClient (Django ticket #35414)")
+    async_to_sync(asign_in)(async_client, user, mode=mode)
+    sent: list[list[tuple[bytes, bytes]]] = []
+
+    def record(sender: object, scope: dict[str, Any], **kwargs: object) -> None:
+        sent.append(scope["headers"])
+
+    request_started.connect(record)
+    try:
+        assert async_to_sync(arefresh)(async_client).status_code == 200
+    finally:
+        request_started.disconnect(record)
+
+    [headers] = sent
+    names = [name for name, _ in headers]
+    for name in (b"rid", b"st-auth-mode"):
+        assert names.count(name) == 1
+    assert dict(headers)[b"rid"] == b"session"
+    assert dict(headers)[b"st-auth-mode"] == mode.encode()
+    assert names.count(b"authorization") == (mode == "header")
+    assert async_client.defaults["st-auth-mode"] == mode  # type: ignore[index]
 
 
 def test_a_login_receiver_finds_a_django_session(client: Client, user: User) -> None:
@@ -185,6 +245,7 @@ def test_signing_in_again_replaces_the_tokens(client: Client, user: User, other_
     second = sign_in(client, other_user, mode="header")
 
     assert "sAccessToken" not in client.cookies
+    assert client.defaults["HTTP_ST_AUTH_MODE"] == "header"
     described = json_body(client.get("/protected"))
     assert (described["handle"], described["username"]) == (second.get_handle(), "bob")
 
@@ -210,6 +271,25 @@ def test_an_async_client_signs_in(async_client: AsyncClient, user: User, mode: M
     assert json_body(response) == {"data": {"n": 1}}
     described = json_body(async_to_sync(async_client.get)("/async/protected"))
     assert described["handle"] == session.get_handle()
+
+
+def test_an_async_client_keeps_its_mode_through_a_new_session(
+    async_client: AsyncClient, user: User, mode: Mode
+) -> None:
+    if django.VERSION < (5, 2):
+        pytest.skip("sign_in() needs Django 5.2 for an AsyncClient (Django ticket #35414)")
+    async_to_sync(asign_in)(async_client, user, mode=mode)
+
+    response = async_to_sync(async_client.post)(
+        "/change-password", NEW_PASSWORD, content_type="application/json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.has_header("st-access-token") == (mode == "header")
+    assert bool(response.cookies.get("sAccessToken", "")) == (mode == "cookie")
+    if mode == "header":
+        async_client.defaults["authorization"] = f"Bearer {response['st-access-token']}"  # type: ignore[index]
+    assert async_to_sync(async_client.get)("/async/protected").status_code == 200
 
 
 @pytest.mark.urls("tests.drf_urls")
