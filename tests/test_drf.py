@@ -20,6 +20,7 @@ pytest.importorskip("rest_framework")
 from django.core.cache import cache  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.test import Client  # noqa: E402
+from rest_framework.authentication import BaseAuthentication  # noqa: E402
 from rest_framework.exceptions import APIException  # noqa: E402
 from rest_framework.permissions import AND, IsAuthenticated  # noqa: E402
 from rest_framework.views import exception_handler as drf_exception_handler  # noqa: E402
@@ -932,3 +933,148 @@ def test_openapi_follows_the_anti_csrf_mode(settings: SettingsWrapper) -> None:
     schema = openapi_schema()
     assert "supertokensAntiCsrf" not in schema["components"]["securitySchemes"]
     assert schema["paths"]["/api/me"]["post"]["security"][0] == {"supertokensCookieAuth": []}
+
+
+class StrictSuperTokensAuthentication(SuperTokensAuthentication):
+    """The README's per-view subclass."""
+
+    anti_csrf_check = True
+    check_database = True
+
+
+class NeverCheckCsrf(SuperTokensAuthentication):
+    anti_csrf_check = False
+
+
+def schema_warnings(*authentications: type) -> tuple[dict[str, Any], list[str]]:
+    """The schema of one view per class (in that order), and what drf-spectacular reported: what
+    ``manage.py spectacular --fail-on-warn`` fails on."""
+    from django.urls import path
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.generics import GenericAPIView
+    from rest_framework.request import Request
+    from rest_framework.response import Response
+    from rest_framework.serializers import CharField, Serializer
+
+    class Me(Serializer):  # type: ignore[type-arg]
+        user_id = CharField()
+
+    class Documented(GenericAPIView):  # type: ignore[type-arg]
+        serializer_class = Me  # so that the schema has nothing else to report
+        permission_classes = [IsAuthenticated]
+
+        def get(self, request: Request) -> Response:
+            return Response({})  # pragma: no cover
+
+        post = get
+
+    patterns = [
+        path(f"api/{i}", Documented.as_view(authentication_classes=[cls]))
+        for i, cls in enumerate(authentications)
+    ]
+    GENERATOR_STATS.reset()
+    try:
+        schema = SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)
+        return schema, [*GENERATOR_STATS._warn_cache, *GENERATOR_STATS._error_cache]
+    finally:
+        GENERATOR_STATS.reset()
+
+
+@pytest.mark.usefixtures("spectacular")
+@pytest.mark.parametrize("subclass_first", [False, True])
+def test_openapi_shares_the_schemes_with_a_subclass(subclass_first: bool) -> None:
+    """A subclass (the README's strict one) is the same scheme: drf-spectacular must not see two
+    components named ``supertokensCookieAuth`` with different identities."""
+    classes = [SuperTokensAuthentication, StrictSuperTokensAuthentication]
+    if subclass_first:
+        classes.reverse()
+
+    schema, warnings = schema_warnings(*classes)
+
+    assert warnings == []
+    assert set(schema["components"]["securitySchemes"]) == {
+        "supertokensCookieAuth",
+        "supertokensBearerAuth",
+        "supertokensAntiCsrf",
+    }
+
+
+@pytest.mark.usefixtures("spectacular")
+def test_openapi_follows_a_subclass_s_anti_csrf_check(settings: SettingsWrapper) -> None:
+    """``anti_csrf_check = True`` asks for the anti-CSRF header on every method, ``False`` on
+    none; the default on unsafe methods only (``transport.anti_csrf_required``)."""
+    cookie, bearer = {"supertokensCookieAuth": []}, {"supertokensBearerAuth": []}
+    with_header = {**cookie, "supertokensAntiCsrf": []}
+
+    schema, warnings = schema_warnings(
+        SuperTokensAuthentication, StrictSuperTokensAuthentication, NeverCheckCsrf
+    )
+
+    assert warnings == []
+    security = {
+        (path, method): operation["security"]
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert security == {
+        ("/api/0", "get"): [cookie, bearer],
+        ("/api/0", "post"): [with_header, bearer],
+        ("/api/1", "get"): [with_header, bearer],
+        ("/api/1", "post"): [with_header, bearer],
+        ("/api/2", "get"): [cookie, bearer],
+        ("/api/2", "post"): [cookie, bearer],
+    }
+
+    settings.SUPERTOKENS = {"ANTI_CSRF": "NONE"}  # nothing to check, whatever the class says
+    schema, warnings = schema_warnings(StrictSuperTokensAuthentication)
+    assert warnings == []
+    assert schema["paths"]["/api/0"]["get"]["security"] == [cookie, bearer]
+    assert "supertokensAntiCsrf" not in schema["components"]["securitySchemes"]
+
+
+class Lookalike(BaseAuthentication):
+    """Not a subclass: another scheme that happens to take one of our names."""
+
+
+@pytest.mark.usefixtures("spectacular")
+def test_openapi_still_warns_about_another_class_with_our_name() -> None:
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    from supertokens_django.drf import spectacular
+
+    if spectacular._ComponentIdentity is None:
+        pytest.skip("drf-spectacular < 0.28 compares no identities and never warns")
+
+    class LookalikeScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+        target_class = Lookalike
+        name = "supertokensBearerAuth"
+
+        def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+            return {"type": "http", "scheme": "basic"}
+
+    try:
+        _, warnings = schema_warnings(SuperTokensAuthentication, Lookalike)
+    finally:
+        OpenApiAuthenticationExtension._registry.remove(LookalikeScheme)
+
+    assert len(warnings) == 1
+    assert 'identical names "supertokensBearerAuth"' in warnings[0]
+
+
+@pytest.mark.usefixtures("spectacular")
+def test_openapi_without_component_identities(monkeypatch: pytest.MonkeyPatch) -> None:
+    """drf-spectacular before 0.28 has no ``ComponentIdentity`` (nor warns about a subclass):
+    the schemes are documented as before."""
+    from supertokens_django.drf import spectacular
+
+    monkeypatch.setattr(spectacular, "_ComponentIdentity", None)
+
+    schema, warnings = schema_warnings(SuperTokensAuthentication)
+
+    assert warnings == []
+    assert len(schema["components"]["securitySchemes"]) == 3
+    assert schema["paths"]["/api/0"]["post"]["security"][0] == {
+        "supertokensCookieAuth": [],
+        "supertokensAntiCsrf": [],
+    }

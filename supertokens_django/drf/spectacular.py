@@ -3,13 +3,18 @@
 Imported by ``supertokens_django.drf`` only when drf-spectacular is installed. Two alternative
 schemes: the ``sAccessToken`` cookie, which on unsafe methods also needs the anti-CSRF header
 of the ``ANTI_CSRF`` mode (PROTOCOL.md §6), and an ``Authorization: Bearer`` access token.
+A subclass (``anti_csrf_check = True`` for some views) shares the same schemes; its
+``anti_csrf_check`` decides which methods need the anti-CSRF header.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import inspect
+from typing import TYPE_CHECKING, Any, cast
 
+from drf_spectacular import plumbing
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import ResolvedComponent
 
 from .. import transport
 from ..conf import st_settings
@@ -21,6 +26,28 @@ COOKIE = "supertokensCookieAuth"
 BEARER = "supertokensBearerAuth"
 ANTI_CSRF = "supertokensAntiCsrf"
 _UNSAFE_FOR_PROTOCOL = frozenset({"POST", "PUT", "PATCH", "DELETE", "HEAD"})
+#: drf-spectacular 0.28+. Before, it compared components by class only and never warned about a
+#: subclass's: there is nothing to share.
+_ComponentIdentity: Any = getattr(plumbing, "ComponentIdentity", None)
+
+
+class _SubclassOf:
+    """Equal to a class and to each of its subclasses: the identity of our security schemes.
+
+    drf-spectacular (0.28+) registers a scheme under the authentication class it met on the view,
+    and warns ("2 components with identical names ... and different identities") when another
+    class brings a scheme of the same name, which ``--fail-on-warn`` turns into a failure. The
+    schemes depend on the settings only, so ``SuperTokensAuthentication`` and its subclasses
+    bring the same ones: registered first under this identity, a subclass's are found equal.
+    """
+
+    def __init__(self, base: type) -> None:
+        self.base = base
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _SubclassOf):
+            return other.base is self.base
+        return inspect.isclass(other) and issubclass(other, self.base)
 
 
 class SuperTokensScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
@@ -36,11 +63,37 @@ class SuperTokensScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
 
     def get_security_requirement(self, auto_schema: AutoSchema) -> list[dict[str, list[Any]]]:
         cookie: dict[str, list[Any]] = {COOKIE: []}
-        if st_settings.anti_csrf != "NONE" and auto_schema.method in _UNSAFE_FOR_PROTOCOL:
+        if self._needs_anti_csrf(auto_schema.method):
             cookie[ANTI_CSRF] = []  # AND: the cookie together with the anti-CSRF header
         return [cookie, {BEARER: []}]
 
+    def _needs_anti_csrf(self, method: str) -> bool:
+        # As transport.anti_csrf_required: the class's anti_csrf_check forces the check on or off
+        # for every method; by default (None) unsafe methods need it.
+        if st_settings.anti_csrf == "NONE":
+            return False
+        check: bool | None = getattr(self.target, "anti_csrf_check", None)
+        return method in _UNSAFE_FOR_PROTOCOL if check is None else check
+
     def get_security_definition(self, auto_schema: AutoSchema) -> list[dict[str, Any]]:
+        definitions = self._definitions()
+        # Registered before drf-spectacular registers them under the view's class (which it then
+        # skips, finding them equal): see _SubclassOf.
+        if _ComponentIdentity is not None:
+            # (target_class is our class by now: drf-spectacular imported it to match the view's)
+            shared = _ComponentIdentity(_SubclassOf(cast("type", self.target_class)))
+            for name, definition in zip(self.name, definitions, strict=True):
+                auto_schema.registry.register_on_missing(
+                    ResolvedComponent(  # type: ignore[no-untyped-call]
+                        name=name,
+                        type=ResolvedComponent.SECURITY_SCHEMA,
+                        object=shared,
+                        schema=definition,
+                    )
+                )
+        return definitions
+
+    def _definitions(self) -> list[dict[str, Any]]:
         definitions: list[dict[str, Any]] = [
             {
                 "type": "apiKey",
