@@ -60,7 +60,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("supertokens_django.engine")
 security_logger = logging.getLogger("django.security.supertokens")
 
-UserOrId = Any  # a user id string, or a Django user instance
+#: A Django user instance, or a user id: a string, an ``int`` (not a ``bool``) or a ``UUID``
+#: (``user.pk``), which means its ``str()``. ``Any``: ``request.user`` is typed as possibly
+#: anonymous, and the public functions take it as it is.
+UserOrId = Any
 
 
 #: How long a theft detection stays on the revocation list (and in the admin).
@@ -121,14 +124,25 @@ class SessionTokens:
 
 
 def resolve_user(user: UserOrId) -> tuple[str, AbstractBaseUser | None]:
-    """``(user id string, user instance or None)`` for a user id or a Django user."""
+    """``(user id string, user instance or None)`` for a Django user or a user id.
+
+    An ``int`` or ``UUID`` id (a primary key, as a developer has it) means its ``str()``, which
+    is what ``str(user.pk)`` gives for the user itself: ``1`` and ``"1"`` are the same id. An id
+    is never looked up, whatever its type: the session then links no user row (``user`` empty).
+    ``bool`` is an ``int`` to Python but no one's id: refused.
+    """
     if isinstance(user, dj_models.Model):
         if user.pk is None:
             raise ValueError("the user must be saved before a session can be created for it")
         return str(user.pk), user  # type: ignore[return-value]
+    if isinstance(user, (int, uuid.UUID)) and not isinstance(user, bool):
+        user = str(user)
     if isinstance(user, str) and user and len(user) <= 255:
         return user, None
-    raise ValueError("a user id must be a non-empty string of at most 255 characters, or a user")
+    raise ValueError(
+        "a user id must be a non-empty string of at most 255 characters, an int or a UUID,"
+        " or a user"
+    )
 
 
 def default_issuer() -> str:
@@ -176,7 +190,8 @@ def create_session(
     meta: RequestMeta | None = None,
     request: Any = None,
 ) -> SessionTokens:
-    """Start a session for ``user``: one INSERT, then tokens."""
+    """Start a session for ``user`` (a Django user, or a user id: see :func:`resolve_user`): one
+    INSERT, then tokens."""
     user_id, user_obj = resolve_user(user)
     payload = validate_jwt_payload(jwt_payload, max_bytes=st_settings.max_jwt_payload_bytes)
     data = validate_json_object(
@@ -603,12 +618,15 @@ def revoke_multiple_sessions(
 def revoke_all_sessions_for_user(
     user: UserOrId, *, reason: str = RevocationReason.ALL_FOR_USER, revoked_by: str = ""
 ) -> list[str]:
+    """Revoke every session of ``user`` (a Django user, or a user id: see :func:`resolve_user`);
+    return their handles."""
     user_id, _ = resolve_user(user)
     return _revoke_where({"subject": user_id}, reason=reason, revoked_by=revoked_by)
 
 
 def get_all_session_handles_for_user(user: UserOrId) -> list[str]:
-    """Every live session handle of ``user`` (one query, however many there are)."""
+    """Every live session handle of ``user`` (a Django user, or a user id: see
+    :func:`resolve_user`), in one query however many there are."""
     user_id, _ = resolve_user(user)
     return db.run(
         lambda: [

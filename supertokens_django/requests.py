@@ -59,9 +59,14 @@ def create_new_session(
     jwt_payload: dict[str, Any] | None = None,
     session_data: dict[str, Any] | None = None,
 ) -> Session:
-    """Start a session for ``user`` (a user id or a Django user); the response carries the
-    tokens in the mode the request asks for (``st-auth-mode``; header mode when it names none),
-    and clears tokens the request carried in the other mode."""
+    """Start a session for ``user``; the response carries the tokens in the mode the request asks
+    for (``st-auth-mode``; header mode when it names none), and clears tokens the request carried
+    in the other mode.
+
+    ``user`` is a Django user (``user_logged_in`` is sent), or a user id: a string, an ``int`` or
+    a ``UUID`` such as ``user.pk``, meaning its ``str()``. An id is not looked up: no signal, and
+    the session links no user row.
+    """
     state = require_middleware(request, "create_new_session()")
     if isinstance(user, dj_models.Model):
         # Before the INSERT: update_last_login then takes the user row's exclusive lock first.

@@ -59,7 +59,8 @@ def sign_in(
     jwt_payload: dict[str, Any] | None = None,
     session_data: dict[str, Any] | None = None,
 ) -> Session:
-    """Create a session for ``user`` (a Django user or a user id) and sign ``client`` in with it.
+    """Create a session for ``user`` (a Django user, or a user id: a string, an ``int`` or a
+    ``UUID``) and sign ``client`` in with it.
 
     ``client`` is a ``django.test.Client``, a DRF ``APIClient`` or (Django 5.2+) an
     ``AsyncClient``; ``mode`` is the SDK's token transfer method, ``"cookie"`` or ``"header"``.

@@ -124,6 +124,21 @@ def test_revoke_and_list(user: User) -> None:
     assert str(SessionRow.objects.get().handle) == other
 
 
+def test_async_functions_take_a_primary_key(user: User) -> None:
+    async def scenario() -> list[str]:
+        created = await engine.acreate_session(user.pk)
+        handles = await engine.aget_all_session_handles_for_user(user.pk)
+        assert handles == [created.session.get_handle()]
+        assert await engine.arevoke_all_sessions_for_user(user.pk) == handles
+        with pytest.raises(ValueError, match="an int or a UUID"):
+            await engine.aget_all_session_handles_for_user(True)
+        return handles
+
+    handles = run(scenario)
+    assert RevokedSession.objects.get().subject == str(user.pk)
+    assert str(RevokedSession.objects.get().handle) == handles[0]
+
+
 def test_database_fault_is_service_unavailable() -> None:
     handle = engine.create_session("user-1").session.get_handle()
 

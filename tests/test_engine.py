@@ -12,6 +12,8 @@ outside a transaction (production without ``ATOMIC_REQUESTS``): the tests of tha
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -169,11 +171,79 @@ def test_a_user_agent_the_database_cannot_store_is_cleaned() -> None:
     assert row(tokens).user_agent == "curl/8 ? é"
 
 
-@pytest.mark.parametrize("bad", ["", "x" * 256, 42, None, b"bytes"])
+BAD_USER_ID = re.escape(
+    "a user id must be a non-empty string of at most 255 characters, an int or a UUID, or a user"
+)
+BAD_USER_IDS = {
+    "empty": "",
+    "256 chars": "x" * 256,
+    "None": None,
+    "bytes": b"bytes",
+    "True": True,
+    "False": False,
+    "1.0": 1.0,
+    "1.5": 1.5,
+    "301 digits": 10**300,
+    "list": ["1"],
+    "object": object(),
+}
+
+
+@pytest.mark.parametrize("bad", BAD_USER_IDS.values(), ids=BAD_USER_IDS.keys())
 def test_create_refuses_bad_user_ids(bad: Any) -> None:
-    with pytest.raises(ValueError, match="user id"):
+    with pytest.raises(ValueError, match=BAD_USER_ID):
         new(bad)
     assert not SessionRow.objects.exists()
+
+
+@pytest.mark.parametrize("bad", BAD_USER_IDS.values(), ids=BAD_USER_IDS.keys())
+def test_listing_and_revoking_refuse_bad_user_ids(bad: Any) -> None:
+    new("True")  # not what True means: True is refused, not turned into a string
+    for call in (engine.get_all_session_handles_for_user, engine.revoke_all_sessions_for_user):
+        with pytest.raises(ValueError, match=BAD_USER_ID):
+            call(bad)
+    assert SessionRow.objects.count() == 1
+
+
+SOME_UUID = uuid.UUID("6f1c2a4e-4b8e-4a8e-9a57-3f0d2b1c9e11")
+
+
+@pytest.mark.parametrize(
+    ("user_id", "subject"),
+    [(1, "1"), (0, "0"), (-7, "-7"), (2**63, str(2**63)), (SOME_UUID, str(SOME_UUID))],
+)
+def test_create_with_an_int_or_uuid_user_id(user_id: int | uuid.UUID, subject: str) -> None:
+    """``user.pk`` as it is: its ``str()``, exactly as that string would be. Not looked up: the
+    session links no user row, as for any id string."""
+    tokens = new(user_id)
+
+    session_row = row(tokens)
+    assert session_row.subject == subject
+    assert session_row.user is None
+    assert tokens.access_token.user_id == tokens.session.get_user_id() == subject
+    assert engine.get_all_session_handles_for_user(subject) == [tokens.session.get_handle()]
+
+
+def test_a_primary_key_finds_the_sessions_of_its_user(user: User, other_user: User) -> None:
+    mine = {new(user).session.get_handle() for _ in range(2)}
+    mine.add(new(str(user.pk)).session.get_handle())
+    mine.add(new(user.pk).session.get_handle())
+    theirs = new(other_user).session.get_handle()
+
+    assert isinstance(user.pk, int)
+    assert set(engine.get_all_session_handles_for_user(user.pk)) == mine
+    assert set(engine.revoke_all_sessions_for_user(user.pk)) == mine
+    assert engine.get_all_session_handles_for_user(user) == []
+    assert engine.get_all_session_handles_for_user(other_user.pk) == [theirs]
+
+
+def test_a_uuid_finds_the_sessions_of_its_id() -> None:
+    handles = {new(str(SOME_UUID)).session.get_handle(), new(SOME_UUID).session.get_handle()}
+    new(str(SOME_UUID).upper())  # another string: str(UUID) is the lowercase form
+
+    assert set(engine.get_all_session_handles_for_user(SOME_UUID)) == handles
+    assert set(engine.revoke_all_sessions_for_user(SOME_UUID)) == handles
+    assert engine.get_all_session_handles_for_user(str(SOME_UUID)) == []
 
 
 def test_create_refuses_an_unsaved_user() -> None:

@@ -66,6 +66,18 @@ def test_a_user_id_is_signed_in_too(client: Client) -> None:
     assert json_body(client.get("/protected"))["user_id"] == "user-7"
 
 
+def test_a_primary_key_is_signed_in_as_its_string(client: Client, user: User) -> None:
+    """``user.pk`` means ``str(user.pk)``, as a string id would: the session is that user's, but
+    the id is not looked up at sign-in (no ``user_logged_in``, so no ``last_login``)."""
+    session = sign_in(client, user.pk)
+
+    described = json_body(client.get("/protected"))
+    assert (described["user_id"], described["username"]) == (str(user.pk), "alice")
+    assert SessionRow.objects.get(handle=session.get_handle()).user is None
+    user.refresh_from_db()
+    assert user.last_login is None
+
+
 def test_the_tokens_travel_as_the_sdk_sends_them(client: Client, user: User, mode: Mode) -> None:
     sign_in(client, user, mode=mode)
 
