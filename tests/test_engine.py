@@ -237,6 +237,20 @@ def test_a_primary_key_finds_the_sessions_of_its_user(user: User, other_user: Us
     assert engine.get_all_session_handles_for_user(other_user.pk) == [theirs]
 
 
+def test_user_ids_are_compared_exactly_on_every_database() -> None:
+    """Ids that differ only by case, an accent or a trailing space are other users' (MySQL's and
+    MariaDB's default collations would match them all: the migration makes the column binary)."""
+    ids = ["alice", "Alice", "ALICE", "alicé", "alice ", " alice"]
+    handles = {user_id: new(user_id).session.get_handle() for user_id in ids}
+
+    for user_id in ids:
+        assert engine.get_all_session_handles_for_user(user_id) == [handles[user_id]]
+    assert engine.revoke_all_sessions_for_user("alice") == [handles["alice"]]
+    assert sorted(SessionRow.objects.values_list("subject", flat=True)) == sorted(ids[1:])
+    assert RevokedSession.objects.get().subject == "alice"
+    assert RevokedSession.objects.filter(subject="Alice").count() == 0
+
+
 def test_a_uuid_finds_the_sessions_of_its_id() -> None:
     handles = {new(str(SOME_UUID)).session.get_handle(), new(SOME_UUID).session.get_handle()}
     new(str(SOME_UUID).upper())  # another string: str(UUID) is the lowercase form

@@ -7,6 +7,41 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def subject_compares_exactly(apps, schema_editor):
+    """On MySQL and MariaDB, give the user id columns a binary collation.
+
+    The default collations there compare case- and accent-insensitively and ignore trailing
+    spaces, so ``revoke_all_sessions_for_user("Alice")`` would also revoke the sessions of
+    ``"alice"``, ``"Alicé"`` and ``"alice "``: other users, for ids that are not primary keys.
+    PostgreSQL and SQLite compare exactly already. The column's character set is kept; only
+    its collation changes (a binary one that does not pad, where the server has it).
+    """
+    connection = schema_editor.connection
+    if connection.vendor != "mysql":
+        return
+    for model_name in ("Session", "RevokedSession"):
+        model = apps.get_model("supertokens_django", model_name)
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS"
+                " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+                [table, "subject"],
+            )
+            (charset,) = cursor.fetchone()
+        if connection.mysql_is_mariadb:
+            collation = f"{charset}_nopad_bin"
+        elif charset == "utf8mb4" and connection.mysql_version >= (8,):
+            collation = "utf8mb4_0900_bin"
+        else:
+            collation = f"{charset}_bin"
+        qn = schema_editor.quote_name
+        schema_editor.execute(
+            f"ALTER TABLE {qn(table)} MODIFY {qn('subject')} varchar(255)"
+            f" CHARACTER SET {charset} COLLATE {collation} NOT NULL"
+        )
+
+
 class Migration(migrations.Migration):
 
     initial = True
@@ -76,4 +111,6 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['subject', 'expires_at'], name='st_session_subject_idx'), models.Index(fields=['expires_at'], name='st_session_expires_idx'), models.Index(fields=['-created_at'], name='st_session_created_idx'), models.Index(fields=['ip_address'], name='st_session_ip_idx')],
             },
         ),
+        # Not atomic: it runs DDL, which MySQL and MariaDB cannot roll back.
+        migrations.RunPython(subject_compares_exactly, migrations.RunPython.noop, atomic=False),
     ]
