@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tests.e2e.server import RawResponse, raw_request
+from tests.server_process import RawResponse, raw_request
 
 if TYPE_CHECKING:  # only for annotations: importing this module must not need Playwright
     from playwright.sync_api import BrowserContext, Page, Request, Response

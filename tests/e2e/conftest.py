@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.e2e.browser import DemoPage, NetworkLog
-from tests.e2e.server import REPO, ExampleServer, OtherOrigin, ServerConfig
+from tests.e2e.server import ExampleServer, OtherOrigin, ServerConfig
+from tests.server_process import REPO
 from tests.services import chromium_path, services_required
 
 if TYPE_CHECKING:

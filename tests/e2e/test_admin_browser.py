@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.e2e.browser import DemoPage
-from tests.e2e.server import REPO, ExampleServer, ServerConfig, raw_request
+from tests.e2e.server import ExampleServer, ServerConfig
+from tests.server_process import REPO, raw_request
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -98,7 +99,7 @@ def revoked_record(server: ExampleServer, handle: str) -> dict[str, Any]:
         ".values('reason', 'revoked_by', 'subject'))))"
     )
     # The last line: Django 5.2's shell first reports the objects it imported.
-    output = server.manage("shell", "-c", code).strip().splitlines()[-1]
+    output = server.manage_output("shell", "-c", code).strip().splitlines()[-1]
     rows: list[dict[str, Any]] = json.loads(output)
     assert len(rows) == 1, rows
     return rows[0]

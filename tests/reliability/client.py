@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from django.db import connections
 from django.utils import timezone
 
-from tests.e2e.server import RawResponse
+from tests.server_process import RawResponse
 
 Mode = Literal["header", "cookie"]
 REFRESH = "/auth/session/refresh"

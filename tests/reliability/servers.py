@@ -1,31 +1,33 @@
 """Real processes for the reliability suite: gunicorn serving the example project on the test
 database, a TCP proxy that can cut a server off from its database, and process memory.
 
-The servers are started like the e2e suite's (tests/e2e/server.py: a subprocess with its own
-settings module, a free port picked by the OS, killed with the test process), but run gunicorn
-with several threads per worker so that concurrent requests meet the real row locks, and they
-share the test process's database (the one pytest-django created) instead of a file of their
-own: the test process creates users, revokes, rotates keys and cleans up next to them, like any
-other process of a deployment.
+The servers are subprocesses like the e2e suite's (tests/server_process.py: their own settings
+module, a free port picked by the OS), killed with the test process, but run gunicorn with
+several threads per worker so that concurrent requests meet the real row locks, and they share
+the test process's database (the one pytest-django created) instead of a file of their own: the
+test process creates users, revokes, rotates keys and cleans up next to them, like any other
+process of a deployment.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from tests.e2e.server import REPO, RawResponse, _dies_with_us, free_port, raw_request
-
-STARTUP_TIMEOUT = 60.0
-MANAGE_PY = REPO / "manage.py"
+from tests.server_process import (
+    REPO,
+    RawResponse,
+    ServerProcess,
+    dies_with_us,
+    free_port,
+    raw_request,
+)
 
 
 @dataclass(frozen=True)
@@ -49,27 +51,8 @@ class Deployment:
     redis_url: str | None = None
 
 
-def server_environ(config: ServerConfig, deployment: Deployment) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="tests.reliability.server_settings",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        PYTHONUNBUFFERED="1",
-        RELIABILITY_DATABASE=json.dumps(deployment.database),
-        RELIABILITY_SECRET_KEY=deployment.secret_key,
-        RELIABILITY_ACCESS_TOKEN_SECONDS=str(config.access_token_seconds),
-        RELIABILITY_BLACKLISTING="1" if config.blacklisting else "0",
-        RELIABILITY_ATOMIC_REQUESTS="1" if config.atomic_requests else "0",
-    )
-    if config.redis and deployment.redis_url:
-        env["RELIABILITY_REDIS_URL"] = deployment.redis_url
-    else:
-        env.pop("RELIABILITY_REDIS_URL", None)
-    return env
-
-
 @dataclass
-class GunicornServer:
+class GunicornServer(ServerProcess):
     """``gunicorn --worker-class gthread`` on 127.0.0.1, serving tests.reliability.server_urls."""
 
     config: ServerConfig
@@ -78,21 +61,35 @@ class GunicornServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    name: ClassVar[str] = "gunicorn"
+    settings_module: ClassVar[str] = "tests.reliability.server_settings"
+    poll_interval: ClassVar[float] = 0.1
+    stop_timeout: ClassVar[float] = 15
+    tail_lines: ClassVar[int] = 60
 
     @property
     def log_path(self) -> Path:
         return self.workdir / f"gunicorn-{self.port}.log"
 
     def environ(self) -> dict[str, str]:
-        return server_environ(self.config, self.deployment)
+        env = super().environ()
+        config, deployment = self.config, self.deployment
+        env.update(
+            RELIABILITY_DATABASE=json.dumps(deployment.database),
+            RELIABILITY_SECRET_KEY=deployment.secret_key,
+            RELIABILITY_ACCESS_TOKEN_SECONDS=str(config.access_token_seconds),
+            RELIABILITY_BLACKLISTING="1" if config.blacklisting else "0",
+            RELIABILITY_ATOMIC_REQUESTS="1" if config.atomic_requests else "0",
+        )
+        if config.redis and deployment.redis_url:
+            env["RELIABILITY_REDIS_URL"] = deployment.redis_url
+        else:
+            env.pop("RELIABILITY_REDIS_URL", None)
+        return env
 
-    def start(self) -> GunicornServer:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [
-            *_dies_with_us(),
+    def command(self) -> list[str]:
+        return [
+            *dies_with_us(),
             sys.executable,
             "-m",
             "gunicorn",
@@ -116,44 +113,10 @@ class GunicornServer:
             "--chdir",
             str(REPO),
         ]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO, env=self.environ(), stdout=log, stderr=subprocess.STDOUT
-            )
-        self._wait_until_ready()
-        return self
 
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log_tail()}")
-            try:
-                # Every worker imports Django on its own; wait until all of them answer.
-                if raw_request(f"{self.url}/api/optional").status == 200 and (
-                    len(self.worker_pids()) >= self.config.workers
-                ):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer in time:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+    def ready(self) -> bool:
+        # Every worker imports Django on its own; wait until all of them answer.
+        return super().ready() and len(self.worker_pids()) >= self.config.workers
 
     def server_errors(self) -> int:
         """How many unhandled exceptions (500s) the server logged, as ``django.request`` does."""
@@ -169,18 +132,6 @@ class GunicornServer:
     def workers_rss_kib(self) -> int:
         """The resident memory of all workers together."""
         return sum(rss_kib(pid) for pid in self.worker_pids())
-
-    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``manage.py ARGS`` as one more process of this deployment (same settings)."""
-        return subprocess.run(
-            [sys.executable, str(MANAGE_PY), *args],
-            cwd=REPO,
-            env=self.environ(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
 
     def request(
         self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""

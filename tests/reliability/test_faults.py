@@ -35,12 +35,12 @@ from supertokens_django import engine
 from supertokens_django.models import RevocationReason, RevokedSession
 from supertokens_django.models import Session as SessionRow
 from supertokens_django.signals import token_theft_detected
-from tests.e2e.server import free_port
 from tests.http_helpers import REFRESH, SIGNOUT, assert_untouched, json_body
 from tests.http_helpers import Agent as ClientAgent
 from tests.reliability import client as http
 from tests.reliability.conftest import new_user
 from tests.reliability.servers import Deployment, GunicornServer, ServerConfig, TcpProxy
+from tests.server_process import free_port
 
 pytestmark = [pytest.mark.urls("tests.reliability.fault_urls"), pytest.mark.slow]
 

@@ -38,7 +38,8 @@ from tests.reliability.client import (
 )
 from tests.reliability.conftest import mirror, revoked_reason, rows_for, thefts_logged
 from tests.reliability.options import ITERATIONS
-from tests.reliability.servers import MANAGE_PY, Deployment, GunicornServer, ServerConfig
+from tests.reliability.servers import Deployment, GunicornServer, ServerConfig
+from tests.server_process import MANAGE_PY
 from tests.services import require_service
 
 pytestmark = pytest.mark.slow

@@ -29,7 +29,6 @@ from django.contrib.auth.models import User
 
 from supertokens_django.models import RevocationReason, RevokedSession
 from supertokens_django.models import Session as SessionRow
-from tests.e2e.server import RawResponse
 from tests.reliability.client import (
     REFRESH,
     SIGNOUT,
@@ -44,6 +43,7 @@ from tests.reliability.client import (
 from tests.reliability.conftest import PASSWORD, mirror, new_user, thefts_logged
 from tests.reliability.options import SOAK_SECONDS
 from tests.reliability.servers import Deployment, GunicornServer, ServerConfig
+from tests.server_process import RawResponse
 from tests.services import require_service
 
 pytestmark = pytest.mark.slow
