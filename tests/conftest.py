@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pytest_django import Settings
 
     from supertokens_django.keys import KeyRing
+    from tests.http_helpers import Mode
 
 # Database-backed properties are slow on a 2-core CI machine: no per-example deadline.
 # Choose a profile with `pytest --hypothesis-profile=NAME` (`make fuzz` uses "fuzz").
@@ -109,6 +110,15 @@ def other_user(django_user_model: type[User]) -> User:
 # ---------------------------------------------------------------------------------------------
 # Shared fixtures for the package's own objects (sessions, signing keys, clients) go below.
 # ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["cookie", "header"])
+def mode(request: pytest.FixtureRequest) -> Mode:
+    """How the client carries its tokens: each test that asks for it runs in both modes.
+
+    A test that parametrizes ``mode`` itself (one mode, or another order) overrides this.
+    """
+    return request.param  # type: ignore[no-any-return]
 
 
 class Clock:

@@ -39,11 +39,6 @@ pytestmark = [
 MIDDLEWARE_PATH = "supertokens_django.middleware.SuperTokensMiddleware"
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> Mode:
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture(params=["sync", "async"])
 def flavour(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]

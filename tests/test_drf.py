@@ -80,11 +80,6 @@ def _empty_default_cache() -> Iterator[None]:
     cache.clear()
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> Mode:
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture(params=list(VIEW_STYLES))
 def style(request: pytest.FixtureRequest) -> str:
     return request.param  # type: ignore[no-any-return]

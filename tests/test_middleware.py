@@ -34,11 +34,6 @@ pytestmark = [
 MIDDLEWARE_PATH = "supertokens_django.middleware.SuperTokensMiddleware"
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> Mode:
-    return request.param  # type: ignore[no-any-return]
-
-
 def test_it_is_sync_and_async_capable() -> None:
     assert SuperTokensMiddleware.sync_capable is True
     assert SuperTokensMiddleware.async_capable is True

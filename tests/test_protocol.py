@@ -53,11 +53,6 @@ URL_SAFE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 PAST_ACCESS_EXPIRY = timedelta(hours=1, seconds=5)  # default lifetime 1 h, leeway 1 s
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> Mode:
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def agent(client: Client, mode: Mode) -> Agent:
     return Agent(client, mode)

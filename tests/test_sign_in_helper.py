@@ -29,11 +29,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> Mode:
-    return request.param  # type: ignore[no-any-return]
-
-
 def test_a_signed_in_client_passes_verify_session(client: Client, user: User, mode: Mode) -> None:
     assert client.get("/protected").status_code == 401
 

@@ -32,11 +32,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> Mode:
-    return request.param  # type: ignore[no-any-return]
-
-
 def test_the_url_names() -> None:
     assert reverse("supertokens_django:refresh") == REFRESH
     assert reverse("supertokens_django:signout") == SIGNOUT

@@ -49,11 +49,6 @@ SESSION_TABLE = "supertokens_django_session"
 REVOKED_TABLE = "supertokens_django_revokedsession"
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def agent(client: Client, mode: str) -> ClientAgent:
     return ClientAgent(client, mode)  # type: ignore[arg-type]

@@ -47,11 +47,6 @@ def browser(client: Client) -> BrowserFactory:
     return make
 
 
-@pytest.fixture(params=["cookie", "header"])
-def mode(request: pytest.FixtureRequest) -> str:
-    return request.param  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def alice(user: User, browser: BrowserFactory, mode: str) -> Browser:
     """The victim, signed in in this test's mode."""
