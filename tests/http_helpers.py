@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.cookies import Morsel
 from typing import Any, Literal
@@ -18,7 +17,6 @@ from django.test import AsyncClient, Client
 from django.utils import timezone
 
 from supertokens_django import engine
-from supertokens_django.keys import keyring
 
 Mode = Literal["cookie", "header"]
 TOKEN_HEADERS = ("front-token", "st-access-token", "st-refresh-token", "anti-csrf")
@@ -27,12 +25,13 @@ SIGNOUT = "/auth/signout"
 JWKS = "/auth/jwt/jwks.json"
 
 
-@pytest.fixture
-def fresh_keyring() -> Iterator[None]:
-    """Each test starts with an empty key ring: keys cached by an earlier test were rolled back."""
-    keyring.reset()
-    yield
-    keyring.reset()
+#: ``pytestmark`` of a module whose tests speak HTTP to ``tests.http_urls``: that URLconf, the
+#: database, and an empty key ring (tests/conftest.py's ``keyring``) before and after each test.
+HTTP_TEST_MARKS = [
+    pytest.mark.urls("tests.http_urls"),
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("keyring"),
+]
 
 
 def advance_clock(monkeypatch: pytest.MonkeyPatch, delta: timedelta) -> None:

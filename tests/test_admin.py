@@ -29,9 +29,8 @@ from supertokens_django.engine import RequestMeta
 from supertokens_django.exceptions import TokenTheftDetected
 from supertokens_django.keys import FORCED_KEY_NOTICE, keyring
 from supertokens_django.models import RevocationReason, RevokedSession, Session, SigningKey
-from tests.http_helpers import fresh_keyring  # noqa: F401  (fixture)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_keyring")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keyring")]
 
 CHROME_MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "

@@ -27,7 +27,6 @@ from supertokens_django.exceptions import Unauthorised
 from supertokens_django.models import RevocationReason, RevokedSession, Session
 from supertokens_django.signals import session_revoked
 from tests import test_admin
-from tests.http_helpers import fresh_keyring  # noqa: F401  (fixture)
 from tests.test_admin import (
     CHROME_MAC,
     HOUR,
@@ -43,7 +42,7 @@ make_session = test_admin.make_session
 viewer_client = test_admin.viewer_client
 non_staff_client = test_admin.non_staff_client
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_keyring")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keyring")]
 User = get_user_model()
 ACTION = "_selected_action"
 

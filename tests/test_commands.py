@@ -28,17 +28,10 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from pytest_django import Settings
 
-pytestmark = pytest.mark.django_db
+# The key ring is per process; each test's database starts without keys.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("keyring")]
 
 HS256_SECRET = "a-static-hs256-secret-of-at-least-32-bytes"
-
-
-@pytest.fixture(autouse=True)
-def fresh_keyring() -> Iterator[None]:
-    # The key ring is per process; each test's database starts without keys.
-    keyring.reset()
-    yield
-    keyring.reset()
 
 
 @pytest.fixture

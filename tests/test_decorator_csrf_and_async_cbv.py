@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from supertokens_django import engine, transport, verify_session
 from supertokens_django.session import Session
 from tests import http_urls
-from tests.http_helpers import Agent, fresh_keyring, json_body  # noqa: F401
+from tests.http_helpers import Agent, json_body
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 pytestmark = [
     pytest.mark.urls("tests.test_decorator_csrf_and_async_cbv"),
     pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
+    pytest.mark.usefixtures("keyring"),
 ]
 
 

@@ -17,13 +17,13 @@ from supertokens_django import engine, get_session, transport, update_jwt_payloa
 from supertokens_django.models import Session as SessionRow
 from tests import http_urls
 from tests.http_helpers import (
+    HTTP_TEST_MARKS,
     SIGNOUT,
     Agent,
     Mode,
     assert_cleared_both_modes,
     assert_untouched,
     decode_front_token,
-    fresh_keyring,  # noqa: F401
     json_body,
 )
 
@@ -31,11 +31,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from pytest_django import DjangoAssertNumQueries, Settings
 
-pytestmark = [
-    pytest.mark.urls("tests.http_urls"),
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
-]
+pytestmark = HTTP_TEST_MARKS
 MIDDLEWARE_PATH = "supertokens_django.middleware.SuperTokensMiddleware"
 
 

@@ -20,13 +20,9 @@ from hypothesis import strategies as st
 
 from supertokens_django import engine
 from supertokens_django.models import Session as SessionRow
-from tests.http_helpers import JWKS, REFRESH, SIGNOUT, fresh_keyring  # noqa: F401
+from tests.http_helpers import HTTP_TEST_MARKS, JWKS, REFRESH, SIGNOUT
 
-pytestmark = [
-    pytest.mark.urls("tests.http_urls"),
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
-]
+pytestmark = HTTP_TEST_MARKS
 
 UNAUTHORISED = {"message": "unauthorised"}
 TRY_REFRESH = {"message": "try refresh token"}

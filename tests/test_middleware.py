@@ -13,24 +13,20 @@ from django.utils.functional import SimpleLazyObject
 from supertokens_django.middleware import SuperTokensMiddleware
 from supertokens_django.models import Session as SessionRow
 from tests.http_helpers import (
+    HTTP_TEST_MARKS,
     REFRESH,
     SIGNOUT,
     Agent,
     Mode,
     assert_cleared_both_modes,
     assert_untouched,
-    fresh_keyring,  # noqa: F401
     json_body,
 )
 
 if TYPE_CHECKING:
     from pytest_django import DjangoAssertNumQueries, Settings
 
-pytestmark = [
-    pytest.mark.urls("tests.http_urls"),
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
-]
+pytestmark = HTTP_TEST_MARKS
 MIDDLEWARE_PATH = "supertokens_django.middleware.SuperTokensMiddleware"
 
 

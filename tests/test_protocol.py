@@ -18,6 +18,7 @@ from supertokens_django.models import RevokedSession
 from supertokens_django.models import Session as SessionRow
 from supertokens_django.tokens import sha256_hex
 from tests.http_helpers import (
+    HTTP_TEST_MARKS,
     JWKS,
     REFRESH,
     SIGNOUT,
@@ -31,7 +32,6 @@ from tests.http_helpers import (
     decode_front_token,
     decode_jwt_payload,
     exposed,
-    fresh_keyring,  # noqa: F401
     is_cleared,
     json_body,
 )
@@ -40,11 +40,7 @@ if TYPE_CHECKING:
     from pytest_django import DjangoAssertNumQueries
     from pytest_django import Settings as SettingsWrapper
 
-pytestmark = [
-    pytest.mark.urls("tests.http_urls"),
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
-]
+pytestmark = HTTP_TEST_MARKS
 
 TRY_REFRESH = {"message": "try refresh token"}
 UNAUTHORISED = {"message": "unauthorised"}

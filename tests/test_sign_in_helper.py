@@ -16,17 +16,13 @@ from django.test import AsyncClient, Client
 from supertokens_django import revoke_session
 from supertokens_django.models import Session as SessionRow
 from supertokens_django.test import arefresh, asign_in, refresh, sign_in
-from tests.http_helpers import REFRESH, Mode, fresh_keyring, json_body  # noqa: F401
+from tests.http_helpers import HTTP_TEST_MARKS, REFRESH, Mode, json_body
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from pytest_django import Settings
 
-pytestmark = [
-    pytest.mark.urls("tests.http_urls"),
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
-]
+pytestmark = HTTP_TEST_MARKS
 
 
 def test_a_signed_in_client_passes_verify_session(client: Client, user: User, mode: Mode) -> None:

@@ -27,7 +27,6 @@ from tests.http_helpers import (
     cookie,
     decode_front_token,
     exposed,
-    fresh_keyring,  # noqa: F401
     is_cleared,
     json_body,
 )
@@ -35,7 +34,7 @@ from tests.http_helpers import (
 if TYPE_CHECKING:
     from pytest_django import Settings
 
-pytestmark = pytest.mark.usefixtures("fresh_keyring")
+pytestmark = pytest.mark.usefixtures("keyring")
 rf = RequestFactory()
 
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.cache import has_vary_header
 
 from tests.http_helpers import (
+    HTTP_TEST_MARKS,
     REFRESH,
     Agent,
     Mode,
@@ -31,18 +32,13 @@ from tests.http_helpers import (
     cookie_expiry,
     decode_front_token,
     decode_jwt_payload,
-    fresh_keyring,  # noqa: F401
     json_body,
 )
 
 if TYPE_CHECKING:
     from pytest_django import Settings
 
-pytestmark = [
-    pytest.mark.urls("tests.http_urls"),
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
-]
+pytestmark = HTTP_TEST_MARKS
 
 
 @pytest.fixture

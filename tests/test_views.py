@@ -12,24 +12,20 @@ from django.urls import reverse
 
 from supertokens_django.models import Session as SessionRow
 from tests.http_helpers import (
+    HTTP_TEST_MARKS,
     JWKS,
     REFRESH,
     SIGNOUT,
     Agent,
     Mode,
     assert_cleared_both_modes,
-    fresh_keyring,  # noqa: F401
     json_body,
 )
 
 if TYPE_CHECKING:
     from pytest_django import Settings
 
-pytestmark = [
-    pytest.mark.urls("tests.http_urls"),
-    pytest.mark.django_db,
-    pytest.mark.usefixtures("fresh_keyring"),
-]
+pytestmark = HTTP_TEST_MARKS
 
 
 def test_the_url_names() -> None:
