@@ -121,6 +121,25 @@ def mode(request: pytest.FixtureRequest) -> Mode:
     return request.param  # type: ignore[no-any-return]
 
 
+@pytest.fixture
+def thefts() -> Iterator[list[str]]:
+    """The handles that ``token_theft_detected`` reports during the test, in order.
+
+    (test_engine and security/test_refresh_attacks keep their own, which record every keyword
+    argument of the signal.)
+    """
+    from supertokens_django.signals import token_theft_detected
+
+    handles: list[str] = []
+
+    def receiver(sender: object, handle: str, **kwargs: object) -> None:
+        handles.append(handle)
+
+    token_theft_detected.connect(receiver)
+    yield handles
+    token_theft_detected.disconnect(receiver)
+
+
 class Clock:
     """The engine's clock (``engine._now``), moved by hand: tests never read the wall clock."""
 

@@ -8,13 +8,11 @@ at ``BEGIN``, so concurrent refreshes queue instead of failing to upgrade a read
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connections
 
 from supertokens_django import engine
 from supertokens_django.engine import SessionTokens
@@ -22,7 +20,7 @@ from supertokens_django.exceptions import TokenTheftDetected, Unauthorised
 from supertokens_django.models import RevokedSession
 from supertokens_django.models import Session as SessionRow
 from supertokens_django.session import Session
-from supertokens_django.signals import token_theft_detected
+from tests.races import race
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -32,41 +30,6 @@ pytestmark = [
 
 ROUNDS = 5
 WORKERS = 20
-
-
-def race(workers: int, target: Callable[[int], Any]) -> list[Any]:
-    """``target(i)`` in ``workers`` threads released together: each result or raised exception."""
-    barrier = threading.Barrier(workers)
-    outcomes: list[Any] = [None] * workers
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            outcomes[index] = target(index)
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
-            outcomes[index] = exc
-        finally:
-            connections.close_all()  # this thread's connections only
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-        assert not thread.is_alive(), "a worker is stuck (deadlock?)"
-    return outcomes
-
-
-@pytest.fixture
-def thefts() -> Iterator[list[str]]:
-    handles: list[str] = []
-
-    def receiver(sender: Any, handle: str, **kwargs: Any) -> None:
-        handles.append(handle)
-
-    token_theft_detected.connect(receiver)
-    yield handles
-    token_theft_detected.disconnect(receiver)
 
 
 def test_many_refreshes_of_one_token_all_succeed(thefts: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""What the browser SDK does, over real HTTP, and a barrier that releases threads together.
+"""What the browser SDK does, over real HTTP, and a thread to race a request against a lock.
 
 A :class:`Tokens` is what one client holds; the functions send it the way ``supertokens-website``
 does (header mode: ``Authorization: Bearer``; cookie mode: the ``Cookie`` header with ``rid``)
@@ -241,33 +241,7 @@ class Agent:
         return response, tokens.absorb(response) if response.status < 300 else tokens
 
 
-# --------------------------------------------------------------------------- races
-
-
-def race(workers: int, target: Callable[[int], Any], *, timeout: float = 120) -> list[Any]:
-    """``target(i)`` in ``workers`` threads released together: each result or raised exception.
-
-    Threads that used the ORM close their own connections at the end.
-    """
-    barrier = threading.Barrier(workers)
-    outcomes: list[Any] = [None] * workers
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            outcomes[index] = target(index)
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
-            outcomes[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-        assert not thread.is_alive(), "a racer is stuck (deadlock?)"
-    return outcomes
+# --------------------------------------------------------------------------- threads
 
 
 def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:

@@ -34,7 +34,6 @@ from django.utils import timezone
 from supertokens_django import engine
 from supertokens_django.models import RevocationReason, RevokedSession
 from supertokens_django.models import Session as SessionRow
-from supertokens_django.signals import token_theft_detected
 from tests.http_helpers import REFRESH, SIGNOUT, assert_untouched, json_body
 from tests.http_helpers import Agent as ClientAgent
 from tests.reliability import client as http
@@ -52,18 +51,6 @@ REVOKED_TABLE = "supertokens_django_revokedsession"
 @pytest.fixture
 def agent(client: Client, mode: str) -> ClientAgent:
     return ClientAgent(client, mode)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def thefts() -> Iterator[list[str]]:
-    handles: list[str] = []
-
-    def receiver(sender: Any, handle: str, **kwargs: Any) -> None:
-        handles.append(handle)
-
-    token_theft_detected.connect(receiver)
-    yield handles
-    token_theft_detected.disconnect(receiver)
 
 
 @pytest.fixture(autouse=True)

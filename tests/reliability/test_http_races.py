@@ -28,6 +28,7 @@ from supertokens_django.keys import KeyRing, keyring
 from supertokens_django.models import RevocationReason, SigningKey
 from supertokens_django.models import Session as SessionRow
 from supertokens_django.tokens import sha256_hex
+from tests.races import race
 from tests.reliability.client import (
     SIGNOUT,
     THEFT,
@@ -37,7 +38,6 @@ from tests.reliability.client import (
     clears_tokens,
     in_thread,
     message,
-    race,
     sleep_until,
 )
 from tests.reliability.conftest import (

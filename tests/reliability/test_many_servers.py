@@ -23,6 +23,7 @@ from supertokens_django import engine
 from supertokens_django.keys import UNKNOWN_KID_RELOAD_SECONDS
 from supertokens_django.models import RevocationReason, SigningKey
 from supertokens_django.models import Session as SessionRow
+from tests.races import race
 from tests.reliability.client import (
     REFRESH,
     SIGNOUT,
@@ -33,7 +34,6 @@ from tests.reliability.client import (
     Tokens,
     clears_tokens,
     message,
-    race,
     sleep_until,
 )
 from tests.reliability.conftest import mirror, revoked_reason, rows_for, thefts_logged
