@@ -96,6 +96,23 @@ def redis_cache(settings: Settings) -> Iterator[BaseCache]:
 
 
 @pytest.fixture
+def dead_cache(settings: Settings) -> BaseCache:
+    """Blacklisting on a Redis cache alias ("dead") that every call fails to reach."""
+    pytest.importorskip("redis")
+    settings.CACHES = {
+        **settings.CACHES,
+        # Nothing listens on port 1: every cache call fails with a connection error.
+        "dead": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
+    }
+    settings.SUPERTOKENS = {"BLACKLISTING": True, "BLACKLIST_CACHE": "dead"}
+    return caches["dead"]
+
+
+@pytest.fixture
 def user(django_user_model: type[User]) -> User:
     alice: User = django_user_model.objects.create_user(username="alice", password="alice-password")
     return alice

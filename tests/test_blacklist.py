@@ -54,21 +54,6 @@ def locmem(settings: SettingsWrapper) -> Iterator[BaseCache]:
     cache.clear()
 
 
-@pytest.fixture
-def dead_cache(settings: SettingsWrapper) -> BaseCache:
-    pytest.importorskip("redis")
-    settings.CACHES = {
-        **settings.CACHES,
-        "dead": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        },
-    }
-    settings.SUPERTOKENS = {"BLACKLISTING": True, "BLACKLIST_CACHE": "dead"}
-    return caches["dead"]
-
-
 def test_without_cache_one_indexed_query(
     settings: SettingsWrapper, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:

@@ -678,20 +678,10 @@ def test_blacklisting_with_cache_costs_no_query_once_the_cache_answers(
     caches["blacklist"].clear()
 
 
+@pytest.mark.usefixtures("dead_cache")
 def test_blacklisting_cache_fault_falls_back_to_the_database(
-    settings: SettingsWrapper, django_assert_num_queries: DjangoAssertNumQueries
+    django_assert_num_queries: DjangoAssertNumQueries,
 ) -> None:
-    pytest.importorskip("redis")
-    settings.CACHES = {
-        **settings.CACHES,
-        # Nothing listens on port 1: every cache call fails with a connection error.
-        "dead": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        },
-    }
-    settings.SUPERTOKENS = {"BLACKLISTING": True, "BLACKLIST_CACHE": "dead"}
     tokens = new()
     with django_assert_num_queries(1):
         engine.verify_access_token(tokens.access_token.token)
