@@ -531,6 +531,13 @@ def test_commands_are_silent_at_verbosity_0(now: datetime, args: tuple[str, ...]
     assert run(*args, "--verbosity", "0") == ""
 
 
+def test_revoke_from_code_refuses_a_bool_for_a_user(now: datetime, user: User) -> None:
+    engine.create_session(user)
+    with pytest.raises(CommandError, match="user id"):
+        call_command("supertokens_revoke", user=True)
+    assert Session.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -43,9 +43,10 @@ class Command(BaseCommand):
         try:
             if options["user"] is not None:
                 try:
-                    # str(): call_command(user=user.pk) passes the primary key as it is.
+                    # call_command(user=user.pk) passes the primary key as it is, which the
+                    # engine takes (an int or a UUID means its str()); a bool is refused.
                     revoked = engine.revoke_all_sessions_for_user(
-                        str(options["user"]), reason=RevocationReason.ADMIN, revoked_by=REVOKED_BY
+                        options["user"], reason=RevocationReason.ADMIN, revoked_by=REVOKED_BY
                     )
                 except ValueError as exc:
                     raise CommandError(str(exc)) from exc
