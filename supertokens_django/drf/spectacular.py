@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 COOKIE = "supertokensCookieAuth"
 BEARER = "supertokensBearerAuth"
 ANTI_CSRF = "supertokensAntiCsrf"
-_UNSAFE_FOR_PROTOCOL = frozenset({"POST", "PUT", "PATCH", "DELETE", "HEAD"})
 #: drf-spectacular 0.28+. Before, it compared components by class only and never warned about a
 #: subclass's: there is nothing to share.
 _ComponentIdentity: Any = getattr(plumbing, "ComponentIdentity", None)
@@ -69,11 +68,12 @@ class SuperTokensScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
 
     def _needs_anti_csrf(self, method: str) -> bool:
         # As transport.anti_csrf_required: the class's anti_csrf_check forces the check on or off
-        # for every method; by default (None) unsafe methods need it.
+        # for every method; by default (None) every method but the protocol's safe ones (HEAD
+        # is not one) needs it.
         if st_settings.anti_csrf == "NONE":
             return False
         check: bool | None = getattr(self.target, "anti_csrf_check", None)
-        return method in _UNSAFE_FOR_PROTOCOL if check is None else check
+        return method not in transport.SAFE_METHODS if check is None else check
 
     def get_security_definition(self, auto_schema: AutoSchema) -> list[dict[str, Any]]:
         definitions = self._definitions()
