@@ -70,17 +70,20 @@ class Command(BaseCommand):
                 )
                 return
             signer = keyring.ensure_keys(now, force=options["force"], retire_old=retire_old)
-            successor = (
-                # The primary, where the key ring just looked: a replica may not have it yet.
-                SigningKey.objects.using(db.write_alias(SigningKey))
-                .filter(
-                    algorithm=signer.algorithm,
-                    generation__gt=signer.generation,
-                    verifies_until__gt=now,
+            # Only the report of a current key names its successor (a new key has none yet).
+            successor = None
+            if not retire_old and signer.signs_from <= now:
+                successor = (
+                    # The primary, where the key ring just looked: a replica may not have it yet.
+                    SigningKey.objects.using(db.write_alias(SigningKey))
+                    .filter(
+                        algorithm=signer.algorithm,
+                        generation__gt=signer.generation,
+                        verifies_until__gt=now,
+                    )
+                    .order_by("generation")
+                    .first()
                 )
-                .order_by("generation")
-                .first()
-            )
         except ServiceUnavailable as exc:
             raise CommandError(f"The database is unavailable: {exc.__cause__ or exc}") from exc
         except (ImproperlyConfigured, ValueError) as exc:
