@@ -116,17 +116,23 @@ class ServerProcess:
         )
         return env
 
-    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """``manage.py ARGS`` as one more process of this deployment (same settings)."""
+    def run_script(
+        self, script: Path, *args: str, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """``python SCRIPT ARGS`` as one more process of this deployment (same settings)."""
         return subprocess.run(
-            [sys.executable, str(MANAGE_PY), *args],
+            [sys.executable, str(script), *args],
             cwd=REPO,
             env=self.environ(),
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=timeout,
             check=False,
         )
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``manage.py ARGS`` as one more process of this deployment (same settings)."""
+        return self.run_script(MANAGE_PY, *args)
 
     def manage_output(self, *args: str) -> str:
         """What ``manage.py ARGS`` printed; a failure raises with all of its output."""

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from tests.server_process import MANAGE_PY, REPO, ServerProcess, free_port
+from tests.server_process import MANAGE_PY, ServerProcess, free_port
 
 if TYPE_CHECKING:
     from typing import Self
@@ -83,14 +83,7 @@ class ExampleServer(ServerProcess):
 
     def orm(self, *args: str) -> Any:
         """Ask the server's database through the ORM (see orm_probe.py for the questions)."""
-        done = subprocess.run(
-            [sys.executable, str(ORM_PROBE), *args],
-            cwd=REPO,
-            env=self.environ(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = self.run_script(ORM_PROBE, *args, timeout=60)
         if done.returncode != 0:
             raise RuntimeError(f"orm_probe {' '.join(args)} failed:\n{done.stderr}")
         return json.loads(done.stdout)
